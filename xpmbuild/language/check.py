@@ -1,0 +1,363 @@
+"""Syntax trees → checked declarations.
+
+Loads the main file and its imports (cycles and missing files are errors at the
+``import`` line), gathers every ``config`` and ``task`` (duplicates are errors),
+resolves types, evaluates and checks defaults, checks outputs, ``requires`` and action
+templates (an unknown ``{name}`` is an error at its place in the string), and rejects
+task types that depend on themselves.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+
+from .. import model as M
+from . import syntax as S
+from .errors import Pos, XpmError
+from .parser import parse_file
+
+REQUIREMENTS = ("cpus", "gpus", "mem", "time")
+BUILTINS = ("range", "len", "str", "tag")
+
+
+def suggest(name, candidates) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Declarations:
+    """Everything declared by a file and its imports, checked."""
+
+    def __init__(self, main: S.Module, modules: list[S.Module], root: str):
+        self.main = main
+        self.modules = modules           # every file read, main last
+        self.root = root                 # directory of the main file
+        self.defs: dict[str, M.ConfigDef] = {}
+        self.configs: dict[str, M.ConfigDef] = {}
+        self.tasks: dict[str, M.TaskDef] = {}
+        self.sources: dict[str, str] = {m.file: m.source for m in modules}
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load(path: str) -> tuple[S.Module, list[S.Module]]:
+    """Parse ``path`` and, recursively, the files it imports. Returns (main, all modules)."""
+    path = os.path.abspath(path)
+    order: list[S.Module] = []
+    done: dict[str, S.Module] = {}
+    stack: list[str] = []
+
+    def visit(file: str, via: S.Import | None):
+        if file in stack:
+            cycle = " -> ".join(os.path.basename(f) for f in stack[stack.index(file):] + [file])
+            raise via.pos.error(f"import cycle: {cycle}")
+        if file in done:
+            return done[file]
+        if via is not None and not os.path.isfile(file):
+            raise via.pos.error(f"imported file not found: {via.path} (looked for {file})")
+        module = parse_file(file)
+        stack.append(file)
+        for imp in module.imports:
+            target = os.path.normpath(os.path.join(os.path.dirname(file), imp.path))
+            visit(target, imp)
+        stack.pop()
+        done[file] = module
+        order.append(module)
+        return module
+
+    main = visit(path, None)
+    return main, order
+
+
+def _display(file: str) -> str:
+    try:
+        rel = os.path.relpath(file)
+        return file if rel.startswith("..") else rel
+    except ValueError:
+        return file
+
+
+def check(path: str) -> Declarations:
+    main, modules = load(path)
+    decls = Declarations(main, modules, os.path.dirname(os.path.abspath(path)))
+    syntax_of: dict[str, S.ConfigDecl] = {}
+
+    # 1. names: gather, reject duplicates
+    for module in modules:
+        for d in module.decls:
+            if d.name in syntax_of:
+                first = syntax_of[d.name].pos
+                raise d.pos.error(f"{d.kind} {d.name} is already declared at "
+                                  f"{_display(first.file)}:{first.line}")
+            if d.name in BUILTINS or d.name in M.PRIMITIVES or d.name in ("list", "dict",
+                                                                          "choice"):
+                raise d.pos.error(f"{d.name!r} is a built-in name and cannot be declared")
+            syntax_of[d.name] = d
+            cls = M.TaskDef if d.kind == "task" else M.ConfigDef
+            definition = cls(name=d.name, file=d.file, here=os.path.dirname(d.file),
+                             doc=d.doc, pos=d.pos)
+            decls.defs[d.name] = definition
+            (decls.tasks if d.kind == "task" else decls.configs)[d.name] = definition
+
+    # 2. parameters and their types (defaults wait until every type is known)
+    for name, d in syntax_of.items():
+        definition = decls.defs[name]
+        for p in d.params:
+            if p.name in definition.params:
+                raise p.pos.error(f"parameter {p.name} is declared twice in {d.kind} {name}")
+            definition.params[p.name] = M.ParamDef(p.name, resolve_type(p.type, decls), p.option,
+                                                   p.pos)
+        if d.kind == "task":
+            _check_task_body(d, definition)
+
+    # 3. task types that need themselves can never be built
+    _check_task_cycles(syntax_of, decls)
+
+    # 4. defaults (may call configs, whose own defaults are then needed first)
+    from .evaluate import DefaultEvaluator
+    DefaultEvaluator(decls, syntax_of).run()
+
+    # 5. shell templates (after types: {p.q} needs p's type)
+    for name, d in syntax_of.items():
+        definition = decls.defs[name]
+        if d.kind == "task" and d.action.kind == "shell":
+            definition.action = parse_template(d.action, definition, decls)
+    return decls
+
+
+def resolve_type(t: S.TypeExpr, decls: Declarations) -> M.Type:
+    if t.choices is not None:
+        if t.name != "choice":
+            raise t.pos.error(f"unknown type {t.name}(...); only choice(...) takes values")
+        if not t.choices:
+            raise t.pos.error("choice(...) needs at least one value")
+        result = M.ChoiceType(t.choices)
+    elif t.param is not None:
+        if t.name not in ("list", "dict"):
+            raise t.pos.error(f"type {t.name} takes no parameter; only list[T] and dict[T] do")
+        inner = resolve_type(t.param, decls)
+        result = M.ListType(inner) if t.name == "list" else M.DictType(inner)
+    elif t.name in M.PRIMITIVES:
+        result = M.PRIMITIVES[t.name]
+    elif t.name in decls.defs:
+        definition = decls.defs[t.name]
+        result = M.TaskType(definition) if definition.kind == "task" else M.ConfigType(definition)
+    elif t.name in ("list", "dict"):
+        raise t.pos.error(f"{t.name} needs an item type: {t.name}[T]")
+    elif t.name == "choice":
+        raise t.pos.error('choice needs its values: choice("a", "b")')
+    else:
+        known = list(M.PRIMITIVES) + ["list", "dict", "choice"] + list(decls.defs)
+        raise t.pos.error(f"unknown type {t.name}{suggest(t.name, known)}")
+    if t.optional:
+        result = M.OptionalType(result)
+    return result
+
+
+def _check_task_body(d: S.ConfigDecl, definition: M.TaskDef):
+    for o in d.outputs:
+        if o.name in definition.params:
+            raise o.pos.error(f"output {o.name} has the name of a parameter of task {d.name}: "
+                              "parameters and outputs may not share a name")
+        if o.name in definition.outputs:
+            raise o.pos.error(f"output {o.name} is declared twice in task {d.name}")
+        if o.name == "here":
+            raise o.pos.error("`here` is reserved (the directory of the .xpm file)")
+        rel = o.path
+        norm = os.path.normpath(rel) if rel else ""
+        if not rel or os.path.isabs(rel) or norm == "." or norm.startswith(".."):
+            raise o.pos.error(f"output {o.name} must be a relative path inside the job "
+                              f"directory, got {rel!r}")
+        if norm in ("params.json", "command.sh", "stdout.log", "stderr.log", "state.json") \
+                or norm.startswith(".xpm"):
+            raise o.pos.error(f"output {o.name} would overwrite the job's own file {norm}")
+        definition.outputs[o.name] = norm.replace(os.sep, "/")
+    for p in d.params:
+        if p.name == "here":
+            raise p.pos.error("`here` is reserved (the directory of the .xpm file)")
+    for r in d.requires:
+        if r.name not in REQUIREMENTS:
+            raise r.pos.error(f"unknown requirement {r.name}; expected one of "
+                              + ", ".join(REQUIREMENTS))
+        if r.name in definition.requires:
+            raise r.pos.error(f"requirement {r.name} is given twice")
+        value = r.value.value if isinstance(r.value, S.Const) else None
+        if r.name in ("cpus", "gpus"):
+            if type(value) is not int or value < (1 if r.name == "cpus" else 0):
+                raise r.value.pos.error(f"{r.name} must be a whole number"
+                                        f"{' >= 1' if r.name == 'cpus' else ' >= 0'}")
+        elif r.name == "mem":
+            if type(value) is not str or not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?B?", value, re.I):
+                raise r.value.pos.error('mem must be a string such as "4G" or "512M"')
+        elif r.name == "time":
+            if type(value) is not str or parse_duration(value) is None:
+                raise r.value.pos.error('time must be a string such as "2h", "30m", "1h30m", '
+                                        '"90s" or "1-00:00:00"')
+        definition.requires[r.name] = value
+    a = d.action
+    definition.action_kind = a.kind
+    if a.kind == "python":
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", a.text):
+            raise a.text_pos.error(f'python action must be "module:function", got {a.text!r}')
+        definition.action = a.text
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?", re.I)
+
+
+def parse_duration(text: str) -> int | None:
+    """Seconds in "2h", "1h30m", "90s", "45m", "1d", "HH:MM:SS" or "D-HH:MM:SS"; None if invalid."""
+    text = text.strip()
+    m = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?", text)
+    if m:
+        d, a, b, c = m.groups()
+        days = int(d or 0)
+        if c is None:      # MM:SS as Slurm reads it
+            return days * 86400 + int(a) * 60 + int(b)
+        return days * 86400 + int(a) * 3600 + int(b) * 60 + int(c)
+    m = _DURATION.fullmatch(text)
+    if not text or not m or not any(m.groups()):
+        return None
+    d, h, mi, s = (int(x or 0) for x in m.groups())
+    return ((d * 24 + h) * 60 + mi) * 60 + s
+
+
+def _check_task_cycles(syntax_of, decls: Declarations):
+    """A task whose (non-optional) parameters need a job of itself can never be built."""
+    def needs(t: M.Type):
+        if isinstance(t, M.TaskType):
+            yield t.definition.name
+        elif isinstance(t, (M.ListType, M.DictType)):
+            yield from needs(t.item)
+        elif isinstance(t, M.ConfigType):
+            for p in t.definition.params.values():
+                if not p.type.optional:
+                    yield from needs(p.type)
+
+    graph = {}
+    for name, definition in decls.defs.items():
+        edges = []
+        for p in definition.params.values():
+            if p.type.optional:
+                continue
+            for target in needs(p.type):
+                edges.append((target, p))
+        graph[name] = edges
+
+    state = {}
+
+    def visit(name, path):
+        state[name] = 1
+        for target, p in graph[name]:
+            if state.get(target) == 1:
+                chain = [n for n, _ in path] + [name, target]
+                start = chain.index(target)
+                raise p.pos.error("dependency cycle between tasks: " +
+                                  " -> ".join(chain[start:]) +
+                                  " (no job of these tasks could ever be made)")
+            if target not in state:
+                visit(target, path + [(name, p)])
+        state[name] = 2
+
+    for name in decls.tasks:
+        if name not in state:
+            visit(name, [])
+
+
+# ----------------------------------------------------------------------------- templates
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+def _template_pos(action: S.Action, source: str | None, needle: str, occurrence: int) -> Pos:
+    """Where ``needle`` appears in the action's string in the source (best effort)."""
+    p = action.text_pos
+    if source:
+        lines = source.splitlines(keepends=True)
+        offset = sum(len(line) for line in lines[: p.line - 1]) + p.column - 1
+        idx = offset - 1
+        for _ in range(occurrence + 1):
+            idx = source.find(needle, idx + 1)
+            if idx < 0:
+                return p
+        line = source.count("\n", 0, idx) + 1
+        col = idx - (source.rfind("\n", 0, idx) + 1) + 1
+        return Pos(p.file, line, col)
+    return p
+
+
+def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.Template:
+    text = action.text
+    source = decls.sources.get(action.pos.file)
+    parts: list = []
+    buf = []
+    seen: dict[str, int] = {}
+    last = 0
+    for m in _PLACEHOLDER.finditer(text):
+        buf.append(text[last:m.start()])
+        last = m.end()
+        tok = m.group(0)
+        if tok == "{{":
+            buf.append("{")
+            continue
+        if tok == "}}":
+            buf.append("}")
+            continue
+        if tok in ("{", "}"):
+            n = seen.get(tok, 0)
+            seen[tok] = n + 1
+            pos = _template_pos(action, source, tok, n)
+            raise pos.error(f"unmatched {tok!r} in shell template; write {tok * 2} for a "
+                            "literal brace")
+        inner = m.group(1).strip()
+        n = seen.get(tok, 0)
+        seen[tok] = n + 1
+        pos = _template_pos(action, source, tok, n)
+        chain = tuple(inner.split("."))
+        if not all(re.fullmatch(r"[A-Za-z_]\w*", c) for c in chain):
+            raise pos.error(f"invalid placeholder {tok}: expected {{name}} or {{name.field}}")
+        _check_placeholder(chain, task, pos)
+        if buf:
+            parts.append("".join(buf))
+            buf = []
+        parts.append(chain)
+    buf.append(text[last:])
+    if "".join(buf):
+        parts.append("".join(buf))
+    return M.Template(text, parts)
+
+
+def _check_placeholder(chain, task: M.TaskDef, pos: Pos):
+    head = chain[0]
+    if head == "here" or head in task.outputs:
+        if len(chain) > 1:
+            raise pos.error(f"{{{head}}} is a path and has no field {chain[1]!r}")
+        return
+    if head not in task.params:
+        known = list(task.params) + list(task.outputs) + ["here"]
+        raise pos.error(f"unknown name {head!r} in shell template of task {task.name}"
+                        f"{suggest(head, known)}; known: {', '.join(known)}")
+    t = task.params[head].type
+    where = head
+    for attr in chain[1:]:
+        inner = t.inner if isinstance(t, M.OptionalType) else t
+        if isinstance(inner, M.ConfigType) and not isinstance(inner, M.TaskType):
+            params = inner.definition.params
+            if attr not in params:
+                raise pos.error(f"config {inner.name} ({where}) has no field {attr!r}"
+                                f"{suggest(attr, params)}")
+            t = params[attr].type
+        elif isinstance(inner, M.TaskType):
+            d = inner.definition
+            if attr in d.outputs:
+                t = M.PRIMITIVES["path"]
+            elif attr in d.params:
+                t = d.params[attr].type
+            else:
+                raise pos.error(f"task {d.name} ({where}) has no output or parameter {attr!r}"
+                                f"{suggest(attr, list(d.outputs) + list(d.params))}")
+        else:
+            raise pos.error(f"{where} is a {t} and has no field {attr!r}")
+        where = f"{where}.{attr}"

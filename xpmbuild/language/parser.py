@@ -1,0 +1,182 @@
+"""Text → syntax tree: the Lark LALR parser for grammar/xpm.lark.
+
+The grammar is compiled once per process (and cached on disk by Lark). A small
+post-lexer implements the newline rules of the spec (§2): a newline ends a statement,
+except inside (), [] and dict braces, right after a block's ``{``, before a block's
+``}`` and before ``else``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import XpmError
+from . import syntax as S
+
+_PARSER = None
+_TRANSFORMER = None
+
+# Tokens after which a "{" opens a block rather than a dict literal.
+_BLOCK_OPENERS_AFTER = {"NAME", "NUMBER", "STRING", "RPAR", "RSQB", "RBRACE", "TRUE", "FALSE",
+                        "NONE", "ELSE"}
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
+
+# Human names for terminals, used in "expected ..." messages.
+_TERMINAL_NAMES = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "a new line",
+    "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'",
+    "RBRACE": "'}'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "DOT": "'.'",
+    "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
+    "MINUS": "'-'", "TRUE": "True", "FALSE": "False", "NONE": "None", "PLUS": "'+'", "OPTIONAL": "'?'", "OPTION": "'option'", "$END": "end of file",
+}
+
+
+def grammar_path() -> Path:
+    """The grammar file: inside the installed package, or grammar/ of a source checkout."""
+    package = Path(__file__).resolve().parent.parent      # xpmbuild/
+    # installed: xpmbuild/grammar/xpm.lark; source checkout: grammar/xpm.lark beside it
+    for candidate in (package / "grammar" / "xpm.lark", package.parent / "grammar" / "xpm.lark"):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError("grammar/xpm.lark not found next to the xpmbuild package")
+
+
+class _NewlinePostLexer:
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        stack = []          # "(" / "[" / "dict" / "block"
+        pending = None      # a held newline token
+        prev_type = None
+        for tok in stream:
+            t = tok.type
+            if t == "_NL":
+                if stack and stack[-1] != "block":
+                    continue
+                if prev_type in (None, "_NL") or (prev_type == "LBRACE" and stack and
+                                                   stack[-1] == "block"):
+                    continue
+                pending = tok
+                prev_type = "_NL"
+                continue
+            if pending is not None:
+                if t not in ("RBRACE", "ELSE"):
+                    yield pending
+                pending = None
+            if t in _OPEN:
+                stack.append(t)
+            elif t == "LBRACE":
+                stack.append("block" if prev_type in _BLOCK_OPENERS_AFTER else "dict")
+            elif t in ("RPAR", "RSQB", "RBRACE") and stack:
+                stack.pop()
+            prev_type = t
+            yield tok
+
+
+def _parser():
+    global _PARSER, _TRANSFORMER
+    if _PARSER is None:
+        from lark import Lark
+        _TRANSFORMER = S.ToAst()
+        _PARSER = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
+                       lexer="basic", postlex=_NewlinePostLexer(),
+                       propagate_positions=True, maybe_placeholders=True, cache=_cache_file())
+    return _PARSER, _TRANSFORMER
+
+
+def _cache_file():
+    """Lark's compiled-grammar cache, keyed by the grammar's content by Lark itself."""
+    try:
+        import platformdirs
+        d = Path(platformdirs.user_cache_dir("xpmbuild"))
+        d.mkdir(parents=True, exist_ok=True)
+        return str(d / "grammar.lark-cache")
+    except Exception:  # an unwritable home: no cache, just a slower start
+        return False
+
+
+_EXPR_START = {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "LBRACE", "MINUS", "PLUS", "TRUE",
+               "FALSE", "NONE", "TAG", "NOT"}
+
+
+def _expected(names) -> str:
+    names = set(names)
+    extra = []
+    if {"NAME", "NUMBER", "STRING"} <= names:
+        names -= _EXPR_START
+        extra.append("an expression")
+    words = extra + sorted({_TERMINAL_NAMES.get(n, f"'{n.lower()}'" if n.isupper() else n)
+                    for n in names if not n.startswith("__")} - set(extra))
+    if not words:
+        return ""
+    if len(words) > 6:
+        words = words[:6] + ["..."]
+    return "expected " + ", ".join(words)
+
+
+def parse_text(text: str, file: str) -> S.Module:
+    """Parse one file's text into a :class:`~xpmbuild.language.syntax.Module`."""
+    from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedToken,
+                                 VisitError)
+    parser, transformer = _parser()
+    transformer.file = file
+    try:
+        items = transformer.transform(parser.parse(text))
+    except UnexpectedToken as e:
+        tok = e.token
+        what = "end of file" if tok.type == "$END" else (
+            "a new line" if tok.type == "_NL" else repr(str(tok)))
+        line, col = (tok.line, tok.column) if getattr(tok, "line", None) else _end_pos(text)
+        exp = _expected(e.expected)
+        raise XpmError(f"unexpected {what}" + (f"; {exp}" if exp else ""), file, line, col,
+                       text) from None
+    except UnexpectedCharacters as e:
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        msg = f"unexpected character {ch!r}"
+        if ch in "\"'":
+            msg = "unterminated string"
+        raise XpmError(msg, file, e.line, e.column, text) from None
+    except UnexpectedEOF as e:
+        line, col = _end_pos(text)
+        exp = _expected(e.expected)
+        raise XpmError("unexpected end of file" + (f"; {exp}" if exp else ""), file, line, col,
+                       text) from None
+    except VisitError as e:
+        if isinstance(e.orig_exc, XpmError):
+            err = e.orig_exc
+            err._source = text
+            raise err from None
+        raise
+    except XpmError as err:
+        err._source = text
+        raise
+    module = S.Module(file, text)
+    for item in items or ():
+        if isinstance(item, S.Import):
+            module.imports.append(item)
+        elif isinstance(item, S.ArgDecl):
+            module.args.append(item)
+        elif isinstance(item, S.ConfigDecl):
+            module.decls.append(item)
+        else:
+            module.stmts.append(item)
+    return module
+
+
+def _end_pos(text: str):
+    lines = text.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def parse_file(path: str | os.PathLike) -> S.Module:
+    path = str(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise XpmError(f"no such file: {path}") from None
+    except UnicodeDecodeError as e:
+        raise XpmError(f"not UTF-8 text ({e.reason} at byte {e.start})", path, 1, 1) from None
+    except OSError as e:
+        raise XpmError(f"cannot read {path}: {e.strerror}") from None
+    return parse_text(text, path)
