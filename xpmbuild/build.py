@@ -1,0 +1,146 @@
+"""Building a plan: the library entry point behind ``xpmbuild run`` and ``xpmbuild plan``.
+
+    plan = evaluate("sweep.xpm")
+    result = build(plan, workspace="xpm-workspace", jobs=4)
+
+``build(..., dry_run=True)`` decides every job without running anything and says why
+each would run.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .graph import select
+from .model import Plan
+from .rebuild import Rebuilder, short
+from .scheduler import Interrupted, Node, Reporter, Scheduler
+from .workspace import ACTIVE, DONE, NEW, RUNNING, WAITING, Workspace
+
+STALE = "stale"
+
+
+@dataclass
+class BuildResult:
+    plan: Plan
+    workspace: Workspace
+    nodes: list
+    dry_run: bool
+    counts: dict = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and all(n.status == DONE for n in self.nodes) \
+            if not self.dry_run else True
+
+    def to_json(self) -> dict:
+        nodes = []
+        summary: dict = {}
+        for n in self.nodes:
+            summary[n.status] = summary.get(n.status, 0) + 1
+            nodes.append({"id": n.job.id, "task": n.job.task.name, "dir": n.dir,
+                          "status": n.status, "reasons": list(n.reasons),
+                          "deps": [d.id for d in n.job.deps], "tags": n.job.tags,
+                          "will_run": bool(n.will_run)})
+        summary["jobs"] = len(self.nodes)
+        summary["will_run" if self.dry_run else "ran"] = sum(
+            1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
+        if not self.dry_run:
+            summary["failed"] = sum(1 for n in self.nodes if n.status == "failed")
+        return {"experiment": self.plan.name, "workspace": self.workspace.root,
+                "dry_run": self.dry_run, "nodes": nodes, "summary": summary}
+
+
+def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list[Node]:
+    jobs = select(plan, targets)
+    return [Node(j, ws.job_dir(j.task.name, j.id)) for j in jobs]
+
+
+def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
+    by_id = {n.job.id: n for n in nodes}
+    for n in nodes:
+        state = ws.read_state(n.dir, n.job.id)
+        n.state = state
+        if state is not None and state.get("status") in ACTIVE and ws.is_locked(n.dir):
+            n.status = RUNNING
+            n.reasons = ["running in another xpmbuild process"]
+            continue
+        dep_states = {}
+        waits = []
+        for d in n.job.deps:
+            dn = by_id.get(d.id)
+            if dn is not None and dn.will_run:
+                waits.append(f"waits on {d.task.name}/{short(d.id)}")
+            dep_states[d.id] = dn.state if dn is not None else \
+                ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
+        decision = rebuilder.decide(n.job, n.dir, state, dep_states, plan.root)
+        if state is None:
+            n.status = NEW
+        elif state.get("status") != DONE:
+            n.status = state.get("status") if state.get("status") not in ACTIVE else "lost"
+        elif decision.stale:
+            n.status = STALE
+        elif waits:
+            n.status = WAITING
+        else:
+            n.status = DONE
+        if decision.stale:
+            n.reasons = decision.reasons + waits
+            n.will_run = True
+        elif waits:
+            # runs only if the dependency's outputs change (early cut-off)
+            n.reasons = waits
+            n.will_run = True
+        n.decision = decision
+
+
+def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
+          keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
+          env=None, reporter: Reporter | None = None) -> BuildResult:
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    nodes = make_nodes(plan, ws, targets)
+    unknown = [t for t in force if t not in plan.tasks]
+    if unknown:
+        raise ValueError(f"--force {unknown[0]}: no such task; tasks: "
+                         + ", ".join(sorted(plan.tasks)))
+    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all)
+    if dry_run_only:
+        if ws.exists():
+            ws.load_index()
+        else:
+            from .hashing import HashCache
+            ws.hashes, ws._rows = HashCache(), {}
+        dry_run(plan, ws, nodes, rebuilder)
+        ws.save_index() if ws.exists() else None
+        return BuildResult(plan, ws, nodes, dry_run=True)
+    ws.create()
+    ws.load_index()
+    ws.write_experiment(plan.name, [n.job for n in nodes])
+    if launcher is None:
+        from .launchers.local import LocalLauncher
+        launcher = LocalLauncher(cpus=jobs)
+    scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
+                          max_slots=jobs, env=env, reporter=reporter)
+    result = BuildResult(plan, ws, nodes, dry_run=False)
+    try:
+        scheduler.run()
+    except Interrupted:
+        result.interrupted = True
+    finally:
+        result.counts = scheduler.counts
+        ws.close()
+        launcher.close()
+    return result
+
+
+def tail(path: str, lines: int = 10) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 8192))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])

@@ -1,0 +1,86 @@
+"""Content hashes of files and folders, with a stat cache.
+
+A file is read only when its (size, mtime_ns, inode) differ from the last time it was
+hashed; the cache is kept in the workspace index between runs. Hashes are xxh3_128.
+A folder's hash covers the relative names and contents of everything below it.
+"""
+from __future__ import annotations
+
+import os
+import stat as _stat
+
+import xxhash
+
+_CHUNK = 1 << 20
+
+
+def file_digest(path: str) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(_CHUNK)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+class HashCache:
+    """path → (size, mtime_ns, inode, hash). ``dirty`` holds entries to persist."""
+
+    __slots__ = ("entries", "dirty", "reads")
+
+    def __init__(self, entries: dict | None = None):
+        self.entries = entries or {}
+        self.dirty: dict = {}
+        self.reads = 0          # files actually read (for tests and benchmarks)
+
+    def file_hash(self, path: str, st=None) -> str:
+        if st is None:
+            st = os.stat(path)
+        sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+        cached = self.entries.get(path)
+        if cached is not None and cached[:3] == sig:
+            return cached[3]
+        digest = file_digest(path)
+        self.reads += 1
+        entry = sig + (digest,)
+        self.entries[path] = entry
+        self.dirty[path] = entry
+        return digest
+
+    def path_hash(self, path: str) -> str | None:
+        """Hash of a file or folder; None when it does not exist."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if _stat.S_ISDIR(st.st_mode):
+            return self.dir_hash(path)
+        return self.file_hash(path, st)
+
+    def dir_hash(self, path: str) -> str:
+        h = xxhash.xxh3_128()
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, path)
+            h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                try:
+                    digest = self.file_hash(full)
+                except FileNotFoundError:    # a dangling link or a file removed meanwhile
+                    digest = "-"
+                h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0" +
+                         digest.encode() + b"\0")
+        return "d" + h.hexdigest()
+
+    def signature(self, path: str):
+        """(size, mtime_ns, inode) of a file, or None; for folders None (always rehashed)."""
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if _stat.S_ISDIR(st.st_mode):
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ino)

@@ -1,0 +1,182 @@
+"""The local launcher: jobs as processes of this machine.
+
+Each job is one ``bash`` process group started with ``posix_spawn`` (no Python fork),
+its end noticed through a pidfd, so waiting costs nothing and wakes at once. ``requires
+cpus=`` takes that many of the launcher's slots (``-j`` is the total), ``gpus=`` takes
+GPU indices, handed to the job as ``CUDA_VISIBLE_DEVICES``.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+
+from .base import Ended, Handle, Launcher, LauncherError, read_exit_file, wrapper_script
+
+BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
+
+
+def _proc_start_time(pid: int):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+class LocalLauncher(Launcher):
+    type = "local"
+
+    def __init__(self, name="local", cpus=None, gpus=None, **_ignored):
+        self.name = name
+        self.cpus = int(cpus) if cpus else (os.cpu_count() or 1)
+        if gpus is None:
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            gpus = [g for g in visible.split(",") if g.strip()] if visible else []
+        elif isinstance(gpus, int):
+            gpus = [str(i) for i in range(gpus)]
+        self.free_gpus = list(gpus)
+        self.gpu_count = len(self.free_gpus)
+        self.procs: dict[int, tuple[Handle, int | None, list]] = {}   # pid -> (h, pidfd, gpus)
+        self.host = socket.gethostname()
+        self._poll = select.poll()
+        self._fd_pid: dict[int, int] = {}
+
+    def slots(self):
+        return self.cpus
+
+    def running(self) -> int:
+        return len(self.procs)
+
+    def check(self, requires: dict):
+        gpus = int(requires.get("gpus") or 0)
+        if gpus > self.gpu_count:
+            raise LauncherError(f"needs {gpus} GPU{'s' if gpus > 1 else ''}; the local "
+                                f"launcher has {self.gpu_count}")
+
+    def start(self, key, job_dir, requires, env) -> Handle:
+        self.check(requires)
+        gpus = int(requires.get("gpus") or 0)
+        taken = self.free_gpus[:gpus]
+        del self.free_gpus[:gpus]
+        child_env = dict(os.environ)
+        child_env.update({k: str(v) for k, v in env.items()})
+        if gpus or self.gpu_count:
+            child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
+        try:
+            pid = os.posix_spawn(BASH, [BASH, "-c", wrapper_script(job_dir)], child_env,
+                                 setsid=True)
+        except OSError as e:
+            self.free_gpus.extend(taken)
+            raise LauncherError(f"cannot start bash: {e}") from None
+        handle = Handle(key, job_dir, pid, {"host": self.host,
+                                            "pid_start": _proc_start_time(pid)})
+        self._watch(pid, handle, taken, own=True)
+        return handle
+
+    def _watch(self, pid, handle, gpus, own):
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            fd = None
+        handle.extra["own"] = own
+        self.procs[pid] = (handle, fd, gpus)
+        if fd is not None:
+            self._fd_pid[fd] = pid
+            self._poll.register(fd, select.POLLIN)
+
+    def _reap(self, pid) -> Ended | None:
+        handle, fd, gpus = self.procs[pid]
+        if handle.extra.get("own"):
+            try:
+                wpid, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                wpid, status = pid, None
+            if wpid == 0:
+                return None
+            code = os.waitstatus_to_exitcode(status) if status is not None else \
+                read_exit_file(handle.job_dir)
+        else:
+            if _proc_start_time(pid) == handle.extra.get("pid_start") and fd is None:
+                return None
+            code = read_exit_file(handle.job_dir)
+        del self.procs[pid]
+        if fd is not None:
+            self._poll.unregister(fd)
+            del self._fd_pid[fd]
+            os.close(fd)
+        self.free_gpus.extend(gpus)
+        if code is None:
+            return Ended(handle, None, "the job ended without recording an exit code",
+                         status="lost")
+        reason = None
+        if code < 0:
+            reason = f"killed by signal {signal.Signals(-code).name}"
+        elif code > 128 and code - 128 < 65:
+            try:
+                reason = f"killed by signal {signal.Signals(code - 128).name}"
+            except ValueError:
+                reason = None
+        return Ended(handle, code, reason)
+
+    def wait(self, timeout):
+        if not self.procs:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        ended = []
+        no_fd = [pid for pid, (_, fd, _) in self.procs.items() if fd is None]
+        if no_fd:      # no pidfd (old kernel, or a process that was gone): poll
+            timeout = min(timeout, 0.05) if timeout is not None else 0.05
+        events = self._poll.poll(None if timeout is None else int(timeout * 1000))
+        for fd, _ in events:
+            pid = self._fd_pid.get(fd)
+            if pid is not None:
+                e = self._reap(pid)
+                if e is not None:
+                    ended.append(e)
+        for pid in no_fd:
+            if pid in self.procs:
+                if self.procs[pid][0].extra.get("own") or not os.path.exists(f"/proc/{pid}"):
+                    e = self._reap(pid)
+                    if e is not None:
+                        ended.append(e)
+        return ended
+
+    def cancel(self, handles=None):
+        targets = [h.launcher_id for h in handles] if handles is not None else list(self.procs)
+        for pid in targets:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def kill_after(self, grace: float = 5.0):
+        """After cancel(): wait up to ``grace`` seconds, then SIGKILL what is left."""
+        deadline = time.monotonic() + grace
+        ended = []
+        while self.procs and time.monotonic() < deadline:
+            ended.extend(self.wait(0.1))
+        for pid in list(self.procs):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        while self.procs:
+            ended.extend(self.wait(0.1))
+        return ended
+
+    def recover(self, key, job_dir, state):
+        code = read_exit_file(job_dir)
+        pid = state.get("launcher_id")
+        if code is not None:
+            return Ended(Handle(key, job_dir, pid), code)
+        if state.get("host") != self.host or not isinstance(pid, int):
+            return None
+        if _proc_start_time(pid) is None or _proc_start_time(pid) != state.get("pid_start"):
+            return None
+        handle = Handle(key, job_dir, pid, {"host": self.host, "pid_start": state.get("pid_start")})
+        self._watch(pid, handle, [], own=False)
+        return handle

@@ -1,0 +1,207 @@
+"""The rebuilder: fingerprints, staleness with reasons, early cut-off (verifying traces).
+
+A job's *trace* is what its build depended on: the hash of its rendered action (for a
+``python`` action, the callable and its module file's content), the content hash of every
+``path`` input, and the recorded output hashes of every dependency. Its *fingerprint* is a
+hash of its identity and trace. A build records both; a job is up to date when it built
+successfully, its outputs are unchanged, and the fingerprint computed now is the same.
+Because dependencies enter through their output *hashes*, a dependency rebuilt to
+identical outputs leaves its dependents up to date (early cut-off).
+
+The rebuilder decides one job at a time; the scheduler decides the order.
+"""
+from __future__ import annotations
+
+import os
+
+import xxhash
+
+from . import actions
+from . import model as M
+from .workspace import DONE, Workspace
+
+
+class Decision:
+    __slots__ = ("stale", "reasons", "fingerprint", "trace", "action")
+
+    def __init__(self, stale, reasons, fingerprint, trace, action):
+        self.stale = stale
+        self.reasons = reasons
+        self.fingerprint = fingerprint
+        self.trace = trace
+        self.action = action
+
+
+def input_paths(job: M.Job) -> list[str]:
+    """Absolute paths of the job's ``path`` inputs (not options, not other jobs' outputs)."""
+    out: list[str] = []
+    options = job.task
+    for name, value in job.values.items():
+        if options.params[name].option:
+            continue
+        _collect_paths(value, out)
+    return out
+
+
+def _collect_paths(value, out):
+    t = type(value)
+    if t is M.PathValue:
+        out.append(value.path)
+    elif t is list:
+        for v in value:
+            _collect_paths(v, out)
+    elif t is dict:
+        for v in value.values():
+            _collect_paths(v, out)
+    elif t is M.ConfigValue:
+        for v in value.values.values():
+            _collect_paths(v, out)
+
+
+def short(job_id: str) -> str:
+    return job_id[:8] + "…"
+
+
+class Rebuilder:
+    def __init__(self, workspace: Workspace, force_tasks=(), force_all=False):
+        self.ws = workspace
+        self.force_tasks = set(force_tasks)
+        self.force_all = force_all
+        self._input_memo: dict[str, str | None] = {}   # one stat per input path per run
+        self._module_memo: dict[str, str | None] = {}
+
+    def display_path(self, path: str, root: str) -> str:
+        rel = os.path.relpath(path, root)
+        return path if rel.startswith("..") else rel
+
+    # ------------------------------------------------------------------ traces
+    def input_hash(self, path: str):
+        memo = self._input_memo
+        if path in memo:
+            return memo[path]
+        h = self.ws.hashes.path_hash(path)
+        memo[path] = h
+        return h
+
+    def forget_inputs(self):
+        self._input_memo.clear()
+
+    def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str]:
+        action = actions.render(job)
+        action_key = action
+        if job.task.action_kind == "python":
+            # the interpreter path is not part of the fingerprint; the module's content is
+            mod = actions.python_module_file(job.task)
+            mh = self._module_memo.get(mod) if mod else None
+            if mod and mod not in self._module_memo:
+                mh = self.ws.hashes.path_hash(mod)
+                self._module_memo[mod] = mh
+            action_key = f"python:{job.task.action}:{mh}"
+        inputs = {}
+        for p in input_paths(job):
+            inputs[p] = self.input_hash(p)
+        deps = {}
+        for d in job.deps:
+            st = dep_states.get(d.id)
+            outs = (st or {}).get("outputs") or {}
+            deps[d.id] = {k: v[3] for k, v in sorted(outs.items())}
+        trace = {"action": xxhash.xxh3_128_hexdigest(action_key.encode()), "inputs": inputs,
+                 "deps": deps}
+        h = xxhash.xxh3_128()
+        h.update(job.id.encode())
+        h.update(b"\0a" + trace["action"].encode())
+        for p in sorted(inputs):
+            h.update(b"\0i" + p.encode("utf-8", "surrogateescape") + b"=" +
+                     str(inputs[p]).encode())
+        for d in sorted(deps):
+            h.update(b"\0d" + d.encode())
+            for k, v in deps[d].items():
+                h.update(b"\0" + k.encode() + b"=" + str(v).encode())
+        return trace, action, h.hexdigest()
+
+    # ------------------------------------------------------------------ decisions
+    def decide(self, job: M.Job, job_dir: str, state: dict | None, dep_states: dict,
+               root: str) -> Decision:
+        trace, action, fingerprint = self.trace(job, dep_states)
+        reasons = []
+        if self.force_all:
+            reasons.append("forced (--force-all)")
+        elif job.task.name in self.force_tasks:
+            reasons.append(f"forced (--force {job.task.name})")
+        if state is None:
+            reasons.append("never built")
+            return Decision(True, reasons, fingerprint, trace, action)
+        status = state.get("status")
+        if status != DONE:
+            reasons.append(last_build_words(state))
+            return Decision(True, reasons, fingerprint, trace, action)
+        reasons.extend(self.output_reasons(job, job_dir, state))
+        if state.get("fingerprint") != fingerprint:
+            reasons.extend(self.trace_reasons(state.get("trace") or {}, trace, job, root))
+            if not reasons or all(r.startswith("forced") for r in reasons):
+                reasons.append("fingerprint changed")
+        return Decision(bool(reasons), reasons, fingerprint, trace, action)
+
+    def output_reasons(self, job: M.Job, job_dir: str, state: dict) -> list[str]:
+        recorded = state.get("outputs") or {}
+        hashes = self.ws.hashes
+        reasons = []
+        for name, rel in job.task.outputs.items():
+            path = os.path.join(job_dir, rel)
+            rec = recorded.get(name)
+            sig = hashes.signature(path)
+            if sig is None and not os.path.isdir(path):
+                reasons.append(f"output {rel} is missing")
+                continue
+            if rec is None:
+                reasons.append(f"output {rel} was not recorded by the last build")
+                continue
+            if sig is not None and tuple(rec[:3]) == sig:
+                continue
+            if hashes.path_hash(path) != rec[3]:
+                reasons.append(f"output {rel} changed since its build")
+        return reasons
+
+    def trace_reasons(self, old: dict, new: dict, job: M.Job, root: str) -> list[str]:
+        reasons = []
+        if old.get("action") != new["action"]:
+            reasons.append("command changed" if job.task.action_kind == "shell"
+                           else f"python action {job.task.action} or its module changed")
+        old_in, new_in = old.get("inputs") or {}, new["inputs"]
+        for p, h in new_in.items():
+            shown = self.display_path(p, root)
+            if p not in old_in:
+                reasons.append(f"new input {shown}")
+            elif h is None:
+                reasons.append(f"input {shown} is missing")
+            elif old_in[p] != h:
+                reasons.append(f"input {shown} changed")
+        old_deps, new_deps = old.get("deps") or {}, new["deps"]
+        names = {d.id: d for d in job.deps}
+        for d, outs in new_deps.items():
+            dep = names.get(d)
+            label = f"{dep.task.name}/{short(d)}" if dep else short(d)
+            if d not in old_deps:
+                reasons.append(f"new dependency {label}")
+            elif old_deps[d] != outs:
+                changed = sorted(k for k in set(outs) | set(old_deps[d])
+                                 if outs.get(k) != old_deps[d].get(k))
+                reasons.append(f"dependency {label} changed its output " + ", ".join(changed))
+        return reasons
+
+
+def last_build_words(state: dict) -> str:
+    status = state.get("status")
+    reason = state.get("reason")
+    if status == "failed":
+        code = state.get("exit_code")
+        if reason:
+            return f"last build failed ({reason})"
+        return f"last build failed (exit {code})" if code is not None else "last build failed"
+    if status == "cancelled":
+        return "last build was cancelled" + (f" ({reason})" if reason else "")
+    if status == "lost":
+        return "last build was lost" + (f" ({reason})" if reason else "")
+    if status in ("running", "queued"):
+        return "last build did not finish"
+    return f"last build ended as {status}"

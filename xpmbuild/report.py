@@ -1,0 +1,158 @@
+"""Rendering for people: build progress (rich on a terminal, plain lines otherwise),
+plans and status tables. Colour only on a terminal; machines use ``--json``."""
+from __future__ import annotations
+
+import sys
+import time
+
+from .scheduler import Reporter
+
+STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
+                "new": "yellow", "stale": "yellow", "waiting": "blue", "cancelled": "magenta",
+                "lost": "magenta"}
+
+
+def console(stderr=False):
+    from rich.console import Console
+    return Console(stderr=stderr, highlight=False)
+
+
+def fmt_tags(tags: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in tags.items())
+
+
+def label(job) -> str:
+    tags = fmt_tags(job.tags)
+    return job.short + (f" [{tags}]" if tags else "")
+
+
+class PlainReporter(Reporter):
+    """One line per event, for logs and pipes."""
+
+    def __init__(self, out=None, total=0):
+        self.out = out or sys.stderr
+        self.total = total
+        self.t0 = time.monotonic()
+
+    def _w(self, text):
+        self.out.write(text + "\n")
+
+    def started(self, node):
+        why = "; ".join(node.reasons[:2])
+        self._w(f"start   {label(node.job)}" + (f"  ({why})" if why else ""))
+
+    def finished(self, node):
+        if node.status == "done":
+            self._w(f"done    {node.job.short}")
+        else:
+            self._w(f"FAILED  {node.job.short}: {node.error or node.status}")
+
+    def skipped(self, node):
+        self._w(f"skip    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
+
+    def waiting_elsewhere(self, node):
+        self._w(f"wait    {node.job.short}: running in another xpmbuild process")
+
+
+class RichReporter(Reporter):
+    """A live progress bar with counts; job starts and failures scroll above it."""
+
+    def __init__(self, total: int):
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                                   TextColumn, TimeElapsedColumn)
+        self.console = console(stderr=True)
+        self.total = total
+        self.done = self.failed = 0
+        self.running = 0
+        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                                 BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                                 TimeElapsedColumn(), console=self.console, transient=False)
+        self.task = self.progress.add_task("building", total=total, info="")
+        self.progress.start()
+
+    def _update(self):
+        left = self.total - self.done - self.failed
+        self.progress.update(self.task, completed=self.done + self.failed,
+                             info=f"[green]{self.done} done[/] [cyan]{self.running} running[/] "
+                                  f"[red]{self.failed} failed[/] {left - self.running} left")
+
+    def started(self, node):
+        self.running += 1
+        self._update()
+
+    def finished(self, node):
+        self.running -= 1
+        if node.status == "done":
+            self.done += 1
+        else:
+            self.failed += 1
+            self.progress.console.print(f"[red]✗ {node.job.short}[/]: {node.error}")
+        self._update()
+
+    def up_to_date(self, node):
+        self.done += 1
+        self._update()
+
+    def skipped(self, node):
+        self.failed += 1
+        self._update()
+
+    def waiting_elsewhere(self, node):
+        self.progress.console.print(f"[blue]… {node.job.short}[/]: running in another "
+                                    "xpmbuild process")
+
+    def stop(self):
+        self._update()
+        self.progress.stop()
+
+
+def render_plan(result, con) -> None:
+    from rich.table import Table
+    nodes = result.nodes
+    will = [n for n in nodes if n.will_run]
+    table = Table(title=f"plan of {result.plan.name}: {len(will)} of {len(nodes)} jobs would run",
+                  title_justify="left")
+    table.add_column("job")
+    table.add_column("tags")
+    table.add_column("status")
+    table.add_column("why")
+    shown = 0
+    for n in nodes:
+        if not n.will_run and len(nodes) > 50:
+            continue
+        shown += 1
+        if shown > 500:
+            table.add_row("…", "", "", f"{len(will) - 500} more")
+            break
+        st = n.status
+        table.add_row(n.job.short, fmt_tags(n.job.tags),
+                      f"[{STATUS_STYLE.get(st, '')}]{st}[/]", "; ".join(n.reasons))
+    con.print(table)
+
+
+def render_summary(result, con) -> None:
+    from .build import tail
+    import os
+    failed = [n for n in result.nodes if n.status == "failed" and n.ran]
+    skipped = [n for n in result.nodes if n.status == "failed" and not n.ran]
+    for n in failed[:5]:
+        con.print(f"[red bold]✗ {label(n.job)}[/] failed: {n.error}")
+        con.print(f"  folder: {n.dir}")
+        t = tail(os.path.join(n.dir, "stderr.log"))
+        if t:
+            con.print("  [dim]stderr.log (last lines):[/]")
+            for line in t.splitlines():
+                con.print("  │ " + line, markup=False, highlight=False)
+    for n in skipped[:5]:
+        con.print(f"[yellow]- {label(n.job)}[/] skipped: {'; '.join(n.reasons)}")
+    if len(skipped) > 5:
+        con.print(f"[yellow]- … and {len(skipped) - 5} more skipped[/]")
+    c = result.counts
+    ran = c.get("ran", 0)
+    done = sum(1 for n in result.nodes if n.status == "done")
+    msg = (f"{len(result.nodes)} jobs: {done} done ({ran} ran, {c.get('up_to_date', 0)} up to "
+           f"date), {len(failed)} failed, {len(skipped)} skipped")
+    if result.interrupted:
+        msg += " — interrupted"
+    style = "green" if result.ok else "red"
+    con.print(f"[{style}]{msg}[/]")
