@@ -192,6 +192,216 @@ def plan(file, targets, workspace, jobs, launcher_name, defines, keep_going, for
            force_all, as_json, name, settings_file)
 
 
+workspace_option = click.option("-w", "--workspace", metavar="DIR",
+                                help="Workspace (default: $XPM_WORKSPACE, the `workspace` "
+                                     "setting, ./xpm-workspace).")
+
+
+def _workspace(workspace, settings_file=None):
+    from .workspace import Workspace, resolve_workspace
+    settings = _settings(None, settings_file)
+    root = resolve_workspace(workspace, settings)
+    if not os.path.isdir(os.path.join(root, "jobs")):
+        _fail(f"error: no workspace at {root} (run `xpmbuild run` first, or give -w DIR)")
+    return Workspace(root), settings
+
+
+def _status_launchers(settings):
+    """Launchers that can tell about detached jobs (cluster ones); built lazily."""
+    from .launchers import status_launchers
+    return status_launchers(settings)
+
+
+def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
+    from .status import filter_records, parse_tag_filters, records
+    if experiment and experiment not in ws.experiments():
+        _fail(f"error: no experiment {experiment!r} in {ws.root}; experiments: "
+              + (", ".join(ws.experiments()) or "(none)"))
+    try:
+        tags = parse_tag_filters(tag)
+    except ValueError as err:
+        _fail(f"error: {err}")
+    recs = records(ws, experiment, _status_launchers(settings))
+    return filter_records(recs, task, state, tags, job)
+
+
+def _records_table(recs, title):
+    from rich.table import Table
+    from .report import STATUS_STYLE, fmt_tags
+    table = Table(title=title, title_justify="left")
+    for col in ("job", "status", "tags", "note"):
+        table.add_column(col)
+    for r in recs:
+        table.add_row(r.short, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
+                      fmt_tags(r.tags), "; ".join(r.reasons))
+    return table
+
+
+@main.command()
+@workspace_option
+@click.option("--experiment", help="Only the jobs of this experiment.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False))
+def status(workspace, experiment, as_json, settings_file):
+    """Jobs of the workspace by state, with their tags."""
+    from rich.table import Table
+    from .report import STATUS_STYLE, console
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment)
+    counts: dict = {}
+    for r in recs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    if as_json:
+        _print_json({"experiment": experiment, "workspace": ws.root,
+                     "nodes": [r.to_json() for r in recs],
+                     "summary": dict(counts, jobs=len(recs))})
+        return
+    con = console()
+    summary = Table(title=f"{ws.root}" + (f" — experiment {experiment}" if experiment else ""),
+                    title_justify="left")
+    summary.add_column("state")
+    summary.add_column("jobs", justify="right")
+    for st, n in sorted(counts.items()):
+        summary.add_row(f"[{STATUS_STYLE.get(st, '')}]{st}[/]", str(n))
+    summary.add_row("[bold]total[/]", f"[bold]{len(recs)}[/]")
+    con.print(summary)
+    notable = [r for r in recs if r.status != "done"]
+    if notable:
+        con.print(_records_table(notable[:200], "jobs not done"))
+
+
+def job_filters(f):
+    for opt in reversed([
+        workspace_option,
+        click.option("--experiment", help="Only the jobs of this experiment."),
+        click.option("--task", multiple=True, help="Only jobs of this task."),
+        click.option("--state", multiple=True, help="Only jobs in this state."),
+        click.option("--tag", multiple=True, metavar="NAME=VALUE", help="Only jobs with this tag."),
+        click.option("--settings", "settings_file", type=click.Path(dir_okay=False)),
+    ]):
+        f = opt(f)
+    return f
+
+
+@main.group()
+def jobs():
+    """Inspect and manage job folders."""
+
+
+@jobs.command("list")
+@job_filters
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def jobs_list(workspace, experiment, task, state, tag, settings_file, as_json):
+    """List jobs (filters: --task, --state, --tag, --experiment)."""
+    from .report import console
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment, task, state, tag)
+    if as_json:
+        _print_json({"workspace": ws.root, "nodes": [r.to_json() for r in recs]})
+        return
+    console().print(_records_table(recs, f"{len(recs)} jobs"))
+
+
+def _one_job(ws, settings, job):
+    recs = _records(ws, settings, None, job=(job,))
+    if not recs:
+        _fail(f"error: no job matches {job!r} (give TASK/ID-PREFIX or an id prefix of at least "
+              "4 characters)")
+    if len(recs) > 1:
+        _fail(f"error: {job!r} matches {len(recs)} jobs: "
+              + ", ".join(r.short for r in recs[:5]))
+    return recs[0]
+
+
+@jobs.command("log")
+@click.argument("job")
+@workspace_option
+@click.option("--stdout", "which", flag_value="stdout", help="Show stdout.log.")
+@click.option("--stderr", "which", flag_value="stderr", help="Show stderr.log (default: both).")
+@click.option("-n", "--lines", type=int, default=None, help="Only the last N lines.")
+def jobs_log(job, workspace, which, lines):
+    """Print a job's stdout.log and stderr.log."""
+    ws, settings = _workspace(workspace)
+    r = _one_job(ws, settings, job)
+    for name in ([which] if which else ["stdout", "stderr"]):
+        path = os.path.join(r.dir, f"{name}.log")
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = None
+        if not which:
+            click.echo(f"==> {path} <==", err=False)
+        if text is None:
+            click.echo("(no log yet)")
+            continue
+        if lines is not None:
+            text = "\n".join(text.splitlines()[-lines:]) + ("\n" if text else "")
+        click.echo(text, nl=False)
+
+
+@jobs.command("path")
+@click.argument("job")
+@workspace_option
+def jobs_path(job, workspace):
+    """Print a job's folder."""
+    ws, settings = _workspace(workspace)
+    click.echo(_one_job(ws, settings, job).dir)
+
+
+@jobs.command("kill")
+@click.argument("job", nargs=-1)
+@job_filters
+def jobs_kill(job, workspace, experiment, task, state, tag, settings_file):
+    """Cancel running or queued jobs (by JOB, or by filters)."""
+    from .status import kill
+    from .workspace import ACTIVE
+    if not (job or task or tag or experiment):
+        raise click.UsageError("name jobs, or filter them with --task/--tag/--experiment")
+    ws, settings = _workspace(workspace, settings_file)
+    recs = [r for r in _records(ws, settings, experiment, task, state, tag, job)
+            if r.status in ACTIVE]
+    if not recs:
+        click.echo("no running or queued job matches")
+        return
+    launchers = _status_launchers(settings)
+    for r in recs:
+        click.echo(kill(ws, r, launchers))
+
+
+@jobs.command("clean")
+@click.argument("job", nargs=-1)
+@job_filters
+@click.option("--orphans", is_flag=True,
+              help="Jobs that no experiment of the workspace lists any more.")
+@click.option("--all", "everything", is_flag=True, help="Every job (not running ones).")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed.")
+def jobs_clean(job, workspace, experiment, task, state, tag, settings_file, orphans, everything,
+               dry_run):
+    """Remove job folders (never those of running jobs)."""
+    from .status import clean
+    if not (job or task or state or tag or experiment or orphans or everything):
+        raise click.UsageError("say what to remove: JOB, --task/--state/--tag/--experiment, "
+                               "--orphans or --all")
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment, task, state, tag, job)
+    if orphans:
+        recs = [r for r in recs if not r.experiments]
+    removed = kept = 0
+    for r in recs:
+        if dry_run:
+            click.echo(f"would remove {r.short} ({r.status})")
+            continue
+        if clean(r):
+            removed += 1
+        else:
+            kept += 1
+            click.echo(f"kept {r.short}: it is {r.status}")
+    if not dry_run:
+        click.echo(f"removed {removed} job folder{'s' if removed != 1 else ''}"
+                   + (f", kept {kept} running" if kept else ""))
+
+
 def run_main():  # console-script entry point
     try:
         main(standalone_mode=True)

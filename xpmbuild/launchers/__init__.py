@@ -13,3 +13,15 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
             cfg["cpus"] = jobs
         return LocalLauncher(name=name, **cfg)
     raise SettingsError(f"launcher {name!r}: type {kind!r} is not available yet")
+
+
+def status_launchers(settings: dict) -> dict:
+    """Cluster launchers able to tell the state of jobs no xpmbuild is watching."""
+    out = {}
+    for name, cfg in (settings.get("launchers") or {}).items():
+        if cfg.get("type", name) in ("slurm", "oar"):
+            try:
+                out[name] = make_launcher(name, settings)
+            except Exception:
+                continue
+    return out

@@ -1,0 +1,175 @@
+"""What the workspace says: job records for ``status`` and ``jobs``, read from the job
+folders (the truth) with the experiments' records for tags.
+
+A job recorded as queued or running whose folder is not locked by any xpmbuild is
+checked with its launcher: still running (a detached job), finished meanwhile (its exit
+file says how), or lost.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+
+from .workspace import ACTIVE, CANCELLED, LOST, Workspace, now
+
+
+@dataclass
+class JobRecord:
+    id: str
+    task: str
+    dir: str
+    status: str
+    reasons: list = field(default_factory=list)
+    deps: list = field(default_factory=list)
+    tags: dict = field(default_factory=dict)
+    state: dict | None = None
+    experiments: list = field(default_factory=list)
+
+    @property
+    def short(self):
+        return f"{self.task}/{self.id[:8]}"
+
+    def to_json(self):
+        return {"id": self.id, "task": self.task, "dir": self.dir, "status": self.status,
+                "reasons": self.reasons, "deps": self.deps, "tags": self.tags,
+                "will_run": False}
+
+
+def _deps_of(job_dir):
+    try:
+        with open(os.path.join(job_dir, "params.json"), encoding="utf-8") as f:
+            return json.load(f).get("deps", [])
+    except (OSError, ValueError):
+        return []
+
+
+def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None):
+    """For a job recorded as queued/running: (status, reason) as things stand now."""
+    if ws.is_locked(job_dir):
+        return state["status"], "being run by an xpmbuild process"
+    from .launchers.base import read_exit_file
+    code = read_exit_file(job_dir)
+    if code is not None:
+        return ("done" if code == 0 else "failed"), \
+            f"finished with exit code {code} while no xpmbuild was watching (next run records it)"
+    launcher = (launchers or {}).get(state.get("launcher"))
+    if launcher is not None:
+        try:
+            alive = launcher.is_alive(state)
+        except Exception as e:  # a cluster that does not answer: say so, do not guess
+            return state["status"], f"launcher {state.get('launcher')} did not answer: {e}"
+        if alive:
+            return alive if isinstance(alive, str) else state["status"], \
+                "running, no xpmbuild attached"
+        return LOST, "the launcher no longer knows it and it left no result"
+    pid = state.get("launcher_id")
+    if state.get("launcher") == "local" or state.get("pid_start"):
+        from .launchers.local import _proc_start_time
+        if isinstance(pid, int) and _proc_start_time(pid) == state.get("pid_start") \
+                and _proc_start_time(pid) is not None:
+            return state["status"], "running, no xpmbuild attached"
+        return LOST, "xpmbuild stopped while it ran and it left no result"
+    return state["status"], ""
+
+
+def records(ws: Workspace, experiment: str | None = None, launchers=None) -> list[JobRecord]:
+    tags: dict[str, dict] = {}
+    member: dict[str, list] = {}
+    exps = [experiment] if experiment else ws.experiments()
+    wanted = None
+    for name in exps:
+        rows = ws.experiment_jobs(name)
+        for row in rows:
+            tags.setdefault(row["id"], row.get("tags") or {})
+            member.setdefault(row["id"], []).append(name)
+        if experiment:
+            wanted = [(r["task"], r["id"], ws.job_dir(r["task"], r["id"])) for r in rows]
+    out = []
+    for task, job_id, d in (wanted if wanted is not None else ws.all_job_dirs()):
+        state = ws.read_state(d)
+        reasons = []
+        if state is None:
+            status = "new"
+        else:
+            status = state.get("status", "lost")
+            if state.get("reason"):
+                reasons.append(state["reason"])
+            if status in ACTIVE:
+                status, why = _live_status(ws, d, state, launchers)
+                if why:
+                    reasons = [why]
+        out.append(JobRecord(job_id, task, d, status, reasons, _deps_of(d),
+                             tags.get(job_id, {}), state, member.get(job_id, [])))
+    return out
+
+
+def parse_tag_filters(items) -> dict:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--tag {item}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def filter_records(recs, task=None, state=None, tags=None, job=None):
+    from .graph import _tag_matches
+    out = []
+    for r in recs:
+        if task and r.task not in task:
+            continue
+        if state and r.status not in state:
+            continue
+        if tags and not all(k in r.tags and _tag_matches(r.tags[k], v) for k, v in tags.items()):
+            continue
+        if job and not any(matches_job(r, j) for j in job):
+            continue
+        out.append(r)
+    return out
+
+
+def matches_job(r: JobRecord, text: str) -> bool:
+    """``ID-prefix``, ``TASK/ID-prefix`` or a job folder path."""
+    text = text.rstrip("/")
+    if os.sep in text and os.path.isdir(text):
+        return os.path.realpath(text) == os.path.realpath(r.dir)
+    if "/" in text:
+        task, prefix = text.split("/", 1)
+        return r.task == task and r.id.startswith(prefix)
+    return len(text) >= 4 and r.id.startswith(text)
+
+
+def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
+    """Stop a queued or running job. Returns what was done, in words."""
+    state = r.state or {}
+    if r.status not in ACTIVE:
+        return f"{r.short} is {r.status}, not running"
+    launcher = (launchers or {}).get(state.get("launcher"))
+    if launcher is not None and hasattr(launcher, "cancel_record"):
+        launcher.cancel_record(state)
+    elif isinstance(state.get("launcher_id"), int):
+        try:
+            os.killpg(state["launcher_id"], signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if not ws.is_locked(r.dir):
+        # no xpmbuild watches it: record the cancellation ourselves
+        ws.write_state(r.dir, dict(state, status=CANCELLED, reason="killed (xpmbuild jobs kill)",
+                                   ended=now()))
+    return f"{r.short}: cancelled"
+
+
+def clean(r: JobRecord) -> bool:
+    if r.status in ACTIVE:
+        return False
+    shutil.rmtree(r.dir, ignore_errors=True)
+    parent = os.path.dirname(r.dir)
+    try:
+        os.rmdir(parent)
+    except OSError:
+        pass
+    return True
