@@ -112,7 +112,7 @@ def command_script(job: M.Job, action_text: str, env: dict | None = None) -> str
     lines = ["#!/usr/bin/env bash",
              f"# xpmbuild job {job.task.name}/{job.id}",
              "# Re-run by hand: bash command.sh (from any directory).",
-             'cd "$(dirname "${BASH_SOURCE[0]}")"',
+             'case "${BASH_SOURCE[0]}" in */*) cd "${BASH_SOURCE[0]%/*}" ;; esac',
              "set -eu -o pipefail"]
     for k, v in (env or {}).items():
         lines.append(f"export {k}={_quote(str(v))}")

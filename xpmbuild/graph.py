@@ -79,10 +79,18 @@ def select(plan: Plan, targets) -> list[Job]:
 
 
 def to_networkx(jobs):
+    """A networkx DiGraph of job ids, an edge from each dependency to its dependent."""
+    import gc
     import networkx as nx
-    g = nx.DiGraph()
-    g.add_nodes_from(j.id for j in jobs)
-    g.add_edges_from((d.id, j.id) for j in jobs for d in j.deps)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()        # many new dicts, no cycles: skip the collector's rescans
+    try:
+        g = nx.DiGraph()
+        g.add_nodes_from(j.id for j in jobs)
+        g.add_edges_from((d.id, j.id) for j in jobs for d in j.deps)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return g
 
 
@@ -95,6 +103,11 @@ def _label(job: Job) -> str:
     return f"{job.short}" + (f" [{tags}]" if tags else "")
 
 
+def _dot_escape(text: str) -> str:
+    """Text inside a DOT double-quoted string (backslashes first, then quotes)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def export(jobs: list[Job], fmt: str) -> str:
     if fmt == "json":
         return json.dumps({"nodes": [
@@ -103,8 +116,9 @@ def export(jobs: list[Job], fmt: str) -> str:
     if fmt == "dot":
         out = ["digraph xpm {", "  rankdir=LR;", '  node [shape=box, fontname="Helvetica"];']
         for j in jobs:
-            label = j.short + ("\\n" + _fmt_tags(j.tags) if j.tags else "")
-            out.append(f'  "{j.id}" [label="' + label.replace('"', '\\"') + '"];')
+            label = _dot_escape(j.short) + ("\\n" + _dot_escape(_fmt_tags(j.tags))
+                                            if j.tags else "")
+            out.append(f'  "{j.id}" [label="{label}"];')
         for j in jobs:
             for d in j.deps:
                 out.append(f'  "{d.id}" -> "{j.id}";')
@@ -113,7 +127,7 @@ def export(jobs: list[Job], fmt: str) -> str:
     if fmt == "mermaid":
         out = ["graph LR"]
         for j in jobs:
-            label = (j.short + ("<br/>" + _fmt_tags(j.tags) if j.tags else "")).replace('"', "'")
+            label = (j.short + ("<br/>" + _fmt_tags(j.tags) if j.tags else "")).replace('"', "'").replace("\n", " ")
             out.append(f'  j{j.id[:16]}["{label}"]')
         for j in jobs:
             for d in j.deps:

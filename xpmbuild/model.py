@@ -357,7 +357,7 @@ PRIMITIVES = {"int": Prim("int"), "float": Prim("float"), "str": Prim("str"),
 
 
 class ParamDef:
-    __slots__ = ("name", "type", "has_default", "default", "default_enc", "option", "pos")
+    __slots__ = ("name", "type", "has_default", "default", "default_enc", "option", "pos", "key")
 
     def __init__(self, name, type_, option, pos):
         self.name = name
@@ -366,7 +366,10 @@ class ParamDef:
         self.pos = pos
         self.has_default = False
         self.default = None
-        self.default_enc = None
+        # The encoding of the default, left out of identities. A `T?` parameter without
+        # a default defaults to None, so None is left out too (adding one never changes ids).
+        self.default_enc = "null" if type_.optional else None
+        self.key = _json_str(name) + ":"     # the parameter's name in an identity body
 
 
 @dataclass(eq=False)

@@ -7,6 +7,7 @@ run the same job: a job locked elsewhere is waited on, then considered again.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,18 @@ from . import actions
 from .launchers.base import Ended, Handle, LauncherError
 from .rebuild import Rebuilder, short
 from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, RUNNING, WAITING,
-                        Workspace, atomic_write, now)
+                        Workspace, now)
+
+
+def write_if_changed(path: str, text: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 class Interrupted(Exception):
@@ -263,11 +275,11 @@ class Scheduler:
     def _prepare(self, node: Node):
         """Write params.json and command.sh; clear the previous build's results."""
         job, d = node.job, node.dir
-        import json
-        atomic_write(os.path.join(d, "params.json"),
-                     json.dumps(actions.params_document(job), indent=1, sort_keys=True))
-        script = actions.command_script(job, node.decision.action)
-        atomic_write(os.path.join(d, "command.sh"), script)
+        # not atomic on purpose: the job is not done until state.json says so
+        write_if_changed(os.path.join(d, "params.json"),
+                         json.dumps(actions.params_document(job), indent=1, sort_keys=True))
+        write_if_changed(os.path.join(d, "command.sh"),
+                         actions.command_script(job, node.decision.action))
         for name in (EXIT_FILE,):
             try:
                 os.unlink(os.path.join(d, name))

@@ -23,7 +23,6 @@ from .hashing import HashCache
 
 STATE = "state.json"
 EXIT_FILE = ".xpm-exit"
-LOCK_FILE = ".xpm-lock"
 
 # lifecycle (launchers.md)
 NEW, WAITING, QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST = (
@@ -187,8 +186,12 @@ class Workspace:
 
     # ------------------------------------------------------------------ locks
     def try_lock(self, job_dir: str) -> JobLock | None:
-        """Lock a job folder for running it here; None if another xpmbuild holds it."""
-        fd = os.open(os.path.join(job_dir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        """Lock a job folder for running it here; None if another xpmbuild holds it.
+
+        The lock is a ``flock`` on the folder itself (no lock file to create); the
+        kernel drops it when the process dies, even by ``kill -9``.
+        """
+        fd = os.open(job_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

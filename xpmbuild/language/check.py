@@ -14,7 +14,7 @@ import re
 
 from .. import model as M
 from . import syntax as S
-from .errors import Pos, XpmError
+from .errors import Pos, XpmError, display_path
 from .parser import parse_file
 
 REQUIREMENTS = ("cpus", "gpus", "mem", "time")
@@ -71,14 +71,6 @@ def load(path: str) -> tuple[S.Module, list[S.Module]]:
     return main, order
 
 
-def _display(file: str) -> str:
-    try:
-        rel = os.path.relpath(file)
-        return file if rel.startswith("..") else rel
-    except ValueError:
-        return file
-
-
 def check(path: str) -> Declarations:
     main, modules = load(path)
     decls = Declarations(main, modules, os.path.dirname(os.path.abspath(path)))
@@ -90,7 +82,7 @@ def check(path: str) -> Declarations:
             if d.name in syntax_of:
                 first = syntax_of[d.name].pos
                 raise d.pos.error(f"{d.kind} {d.name} is already declared at "
-                                  f"{_display(first.file)}:{first.line}")
+                                  f"{display_path(first.file)}:{first.line}")
             if d.name in BUILTINS or d.name in M.PRIMITIVES or d.name in ("list", "dict",
                                                                           "choice"):
                 raise d.pos.error(f"{d.name!r} is a built-in name and cannot be declared")
@@ -359,5 +351,5 @@ def _check_placeholder(chain, task: M.TaskDef, pos: Pos):
                 raise pos.error(f"task {d.name} ({where}) has no output or parameter {attr!r}"
                                 f"{suggest(attr, list(d.outputs) + list(d.params))}")
         else:
-            raise pos.error(f"{where} is a {t} and has no field {attr!r}")
+            raise pos.error(f"{where} has type {t} and no field {attr!r}")
         where = f"{where}.{attr}"

@@ -40,7 +40,7 @@ class XpmError(Exception):
         return None
 
     def render(self) -> str:
-        where = self.file or "<input>"
+        where = display_path(self.file) if self.file else "<input>"
         if self.line:
             where = f"{where}:{self.line}:{self.column or 1}"
         out = [f"{where}: error: {self.message}"]
@@ -54,6 +54,15 @@ class XpmError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.render()
+
+
+def display_path(file: str) -> str:
+    """``file`` relative to the current directory when it is below it, else as it is."""
+    try:
+        rel = os.path.relpath(file)
+    except ValueError:      # another drive (Windows)
+        return file
+    return file if rel == ".." or rel.startswith(".." + os.sep) else rel
 
 
 class Pos:

@@ -23,7 +23,7 @@ _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
 
 # Human names for terminals, used in "expected ..." messages.
 _TERMINAL_NAMES = {
-    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "a new line",
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "_NL": "end of line",
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'",
     "RBRACE": "'}'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "DOT": "'.'",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
@@ -44,8 +44,10 @@ def grammar_path() -> Path:
 class _NewlinePostLexer:
     always_accept = ("_NL",)
 
+    stack: list = []        # the brackets open at the last token (read after an error)
+
     def process(self, stream):
-        stack = []          # "(" / "[" / "dict" / "block"
+        stack = self.stack = []     # "LPAR" / "LSQB" / "dict" / "block"
         pending = None      # a held newline token
         prev_type = None
         for tok in stream:
@@ -84,6 +86,11 @@ def _parser():
     return _PARSER, _TRANSFORMER
 
 
+def _postlexer_stack():
+    postlex = getattr(_PARSER.options, "postlex", None) if _PARSER is not None else None
+    return list(getattr(postlex, "stack", None) or []) if postlex is not None else None
+
+
 def _cache_file():
     """Lark's compiled-grammar cache, keyed by the grammar's content by Lark itself."""
     try:
@@ -99,14 +106,30 @@ _EXPR_START = {"NAME", "NUMBER", "STRING", "LPAR", "LSQB", "LBRACE", "MINUS", "P
                "FALSE", "NONE", "TAG", "NOT"}
 
 
-def _expected(names) -> str:
+# The likeliest fixes first: a missing line break or closing bracket.
+_FIRST = {w: i for i, w in enumerate(["end of line", "'}'", "')'", "']'", "','", "'='",
+                                      "end of file"])}
+
+
+_CLOSERS = {"LPAR": "RPAR", "LSQB": "RSQB", "dict": "RBRACE", "block": "RBRACE"}
+
+
+def _expected(names, stack=None) -> str:
     names = set(names)
+    if stack is not None:
+        # LALR lookahead sets are merged between states: keep only the closing bracket
+        # that is open here (and end of file only where no bracket is open)
+        closer = _CLOSERS.get(stack[-1]) if stack else "$END"
+        names -= {"RPAR", "RSQB", "RBRACE", "$END"} - {closer}
+        if stack and stack[-1] != "block":
+            names.discard("_NL")        # newlines inside brackets are dropped
     extra = []
     if {"NAME", "NUMBER", "STRING"} <= names:
         names -= _EXPR_START
         extra.append("an expression")
     words = extra + sorted({_TERMINAL_NAMES.get(n, f"'{n.lower()}'" if n.isupper() else n)
-                    for n in names if not n.startswith("__")} - set(extra))
+                            for n in names if not n.startswith("__")} - set(extra),
+                           key=lambda w: (_FIRST.get(w, len(_FIRST)), w))
     if not words:
         return ""
     if len(words) > 6:
@@ -125,9 +148,12 @@ def parse_text(text: str, file: str) -> S.Module:
     except UnexpectedToken as e:
         tok = e.token
         what = "end of file" if tok.type == "$END" else (
-            "a new line" if tok.type == "_NL" else repr(str(tok)))
-        line, col = (tok.line, tok.column) if getattr(tok, "line", None) else _end_pos(text)
-        exp = _expected(e.expected)
+            "end of line" if tok.type == "_NL" else repr(str(tok)))
+        if tok.type != "$END" and getattr(tok, "line", None):
+            line, col = tok.line, tok.column
+        else:   # Lark gives $END the last token's position: point past the text instead
+            line, col = _end_pos(text)
+        exp = _expected(e.expected, _postlexer_stack())
         raise XpmError(f"unexpected {what}" + (f"; {exp}" if exp else ""), file, line, col,
                        text) from None
     except UnexpectedCharacters as e:
@@ -138,7 +164,7 @@ def parse_text(text: str, file: str) -> S.Module:
         raise XpmError(msg, file, e.line, e.column, text) from None
     except UnexpectedEOF as e:
         line, col = _end_pos(text)
-        exp = _expected(e.expected)
+        exp = _expected(e.expected, _postlexer_stack())
         raise XpmError("unexpected end of file" + (f"; {exp}" if exp else ""), file, line, col,
                        text) from None
     except VisitError as e:
@@ -164,7 +190,8 @@ def parse_text(text: str, file: str) -> S.Module:
 
 
 def _end_pos(text: str):
-    lines = text.splitlines() or [""]
+    """Just after the last non-blank character (where a missing `}` or `)` belongs)."""
+    lines = text.rstrip().splitlines() or [""]
     return len(lines), len(lines[-1]) + 1
 
 

@@ -43,9 +43,11 @@ class Ended:
 
 def wrapper_script(job_dir: str) -> str:
     """Shell text that runs command.sh with its logs and records its exit code."""
+    # command.sh runs in a subshell (a fork, not a second bash exec) with the options a
+    # `bash -eu -o pipefail command.sh` would have; the exit code is written by the job
     d = shlex.quote(job_dir)
     return (f"cd {d} || exit 97; "
-            f"bash -eu -o pipefail ./command.sh >stdout.log 2>stderr.log; rc=$?; "
+            f"(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log; rc=$?; "
             f"echo $rc >{EXIT_FILE}; exit $rc")
 
 
