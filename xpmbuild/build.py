@@ -28,11 +28,14 @@ class BuildResult:
     dry_run: bool
     counts: dict = field(default_factory=dict)
     interrupted: bool = False
+    detached: bool = False
 
     @property
     def ok(self) -> bool:
-        return not self.interrupted and all(n.status == DONE for n in self.nodes) \
-            if not self.dry_run else True
+        if self.dry_run:
+            return True
+        ok = ("done", "queued", "running") if self.detached else ("done",)
+        return not self.interrupted and all(n.status in ok for n in self.nodes)
 
     def to_json(self) -> dict:
         nodes = []
@@ -97,7 +100,8 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
 
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
-          env=None, reporter: Reporter | None = None) -> BuildResult:
+          env=None, reporter: Reporter | None = None, detach=False,
+          settings: dict | None = None) -> BuildResult:
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = make_nodes(plan, ws, targets)
     unknown = [t for t in force if t not in plan.tasks]
@@ -120,9 +124,11 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     if launcher is None:
         from .launchers.local import LocalLauncher
         launcher = LocalLauncher(cpus=jobs)
+    launcher.bind(ws.root)
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
-                          max_slots=jobs, env=env, reporter=reporter)
-    result = BuildResult(plan, ws, nodes, dry_run=False)
+                          max_slots=jobs, env=env, reporter=reporter, detach=detach,
+                          settings=settings)
+    result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach)
     try:
         scheduler.run()
     except Interrupted:

@@ -110,7 +110,7 @@ def _print_json(doc):
 
 
 def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file):
+           force_all, as_json, name, settings_file, detach=False):
     from .build import build
     from .report import PlainReporter, RichReporter, console, render_plan, render_summary
     from .workspace import resolve_workspace
@@ -122,6 +122,9 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not dry_run:
         launcher = _make_launcher(launcher_name or settings.get("launcher") or "local",
                                   settings, jobs)
+        if detach and not hasattr(launcher, "submit"):
+            _fail(f"error: --detach needs a batch launcher with dependencies (slurm); "
+                  f"{launcher.name} is a {launcher.type} launcher")
     reporter = None
     if not dry_run and not as_json:
         total = len(select_jobs(plan, targets))
@@ -129,7 +132,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     try:
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
-                       env=settings.get("env"), reporter=reporter)
+                       env=settings.get("env"), reporter=reporter, detach=detach,
+                       settings=settings)
     except ValueError as err:
         _fail(f"error: {err}")
     finally:
@@ -176,11 +180,13 @@ def build_options(f):
 @main.command()
 @build_options
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would run, and why; run nothing.")
+@click.option("--detach", is_flag=True,
+              help="Slurm: submit every stale job chained with afterok, then exit.")
 def run(file, targets, workspace, jobs, launcher_name, defines, keep_going, force, force_all,
-        as_json, name, settings_file, dry_run):
+        as_json, name, settings_file, dry_run, detach):
     """Build the stale jobs of FILE (or of the TARGETS: TASK or TASK[tag=value,...])."""
     _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file)
+           force_all, as_json, name, settings_file, detach)
 
 
 @main.command()
@@ -192,6 +198,43 @@ def plan(file, targets, workspace, jobs, launcher_name, defines, keep_going, for
            force_all, as_json, name, settings_file)
 
 
+@main.command("launchers")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False))
+@click.option("--file", "experiment", type=click.Path(dir_okay=False),
+              help="Also read the xpmbuild.toml next to this experiment file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def launchers_cmd(settings_file, experiment, as_json):
+    """List the configured launchers and check that each is reachable."""
+    from rich.table import Table
+    from .launchers import make_launcher
+    from .report import console
+    settings = _settings(experiment, settings_file)
+    rows = []
+    for name, cfg in sorted(settings.get("launchers", {}).items()):
+        kind = cfg.get("type", name)
+        try:
+            launcher = make_launcher(name, settings)
+            check = getattr(launcher, "check_reachable", None)
+            detail = check() if check else f"{launcher.slots()} cpu slots on this machine"
+            ok = True
+        except Exception as e:  # report, do not crash: this command is a diagnosis
+            ok, detail = False, str(e)
+        rows.append({"name": name, "type": kind, "connector": cfg.get("connector", "local"),
+                     "reachable": ok, "detail": detail})
+    if as_json:
+        _print_json({"launchers": rows, "settings_files": settings.get("_files", [])})
+    else:
+        table = Table(title="launchers", title_justify="left")
+        for col in ("name", "type", "connector", "reachable", "detail"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["name"], r["type"], r["connector"],
+                          "[green]yes[/]" if r["reachable"] else "[red]no[/]", r["detail"])
+        console().print(table)
+    if not all(r["reachable"] for r in rows):
+        sys.exit(1)
+
+
 workspace_option = click.option("-w", "--workspace", metavar="DIR",
                                 help="Workspace (default: $XPM_WORKSPACE, the `workspace` "
                                      "setting, ./xpm-workspace).")
@@ -199,7 +242,9 @@ workspace_option = click.option("-w", "--workspace", metavar="DIR",
 
 def _workspace(workspace, settings_file=None):
     from .workspace import Workspace, resolve_workspace
-    settings = _settings(None, settings_file)
+    # no experiment file here: the xpmbuild.toml of the current directory, if any
+    settings = _settings(os.path.join(os.getcwd(), "_") if os.path.isfile("xpmbuild.toml")
+                         else None, settings_file)
     root = resolve_workspace(workspace, settings)
     if not os.path.isdir(os.path.join(root, "jobs")):
         _fail(f"error: no workspace at {root} (run `xpmbuild run` first, or give -w DIR)")
@@ -221,7 +266,11 @@ def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
         tags = parse_tag_filters(tag)
     except ValueError as err:
         _fail(f"error: {err}")
-    recs = records(ws, experiment, _status_launchers(settings))
+    ws.load_index()
+    try:
+        recs = records(ws, experiment, _status_launchers(settings))
+    finally:
+        ws.close()
     return filter_records(recs, task, state, tags, job)
 
 

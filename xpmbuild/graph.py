@@ -127,7 +127,8 @@ def export(jobs: list[Job], fmt: str) -> str:
     if fmt == "mermaid":
         out = ["graph LR"]
         for j in jobs:
-            label = (j.short + ("<br/>" + _fmt_tags(j.tags) if j.tags else "")).replace('"', "'").replace("\n", " ")
+            label = j.short + ("<br/>" + _fmt_tags(j.tags) if j.tags else "")
+            label = label.replace('"', "'").replace("\n", " ")
             out.append(f'  j{j.id[:16]}["{label}"]')
         for j in jobs:
             for d in j.deps:

@@ -217,6 +217,8 @@ def describe(value) -> str:
         return describe(value.value)
     if t is range:
         return "range"
+    if isinstance(value, ConfigDef):      # a declaration's name, not called
+        return f"the {value.kind} {value.name} itself (call it: {value.name}(...))"
     return t.__name__
 
 
@@ -252,8 +254,8 @@ class PathType(Type):
         if t is str:
             if not value:
                 raise TypeMismatch("expected a path, got an empty string")
-            return PathValue(os.path.normpath(os.path.join(ctx.base_dir, os.path.expanduser(value))),
-                             ctx.root)
+            full = os.path.join(ctx.base_dir, os.path.expanduser(value))
+            return PathValue(os.path.normpath(full), ctx.root)
         if t is PathValue or t is OutputRef:
             return value
         raise TypeMismatch(f"expected path (a string), got {describe(value)}")

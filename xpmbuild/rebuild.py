@@ -21,6 +21,41 @@ from . import model as M
 from .workspace import DONE, Workspace
 
 
+PENDING = object()   # a dependency's state while it is submitted but not built (detach)
+
+
+def fingerprint_of(job_id: str, trace: dict) -> str:
+    """The fingerprint: a hash of the identity and the trace."""
+    h = xxhash.xxh3_128()
+    h.update(job_id.encode())
+    h.update(b"\0a" + trace["action"].encode())
+    inputs = trace["inputs"]
+    for p in sorted(inputs):
+        h.update(b"\0i" + p.encode("utf-8", "surrogateescape") + b"=" + str(inputs[p]).encode())
+    deps = trace["deps"]
+    for d in sorted(deps):
+        h.update(b"\0d" + d.encode())
+        for k, v in (deps[d] or {}).items():
+            h.update(b"\0" + k.encode() + b"=" + str(v).encode())
+    return h.hexdigest()
+
+
+def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
+    """Fill in the outputs of dependencies that were pending when the job was submitted.
+
+    ``dep_state(dep_id)`` gives a dependency's recorded state. Used when a detached job
+    is recorded: its dependencies ran (afterok) before it, so their outputs now are the
+    ones it read.
+    """
+    deps = dict(trace.get("deps") or {})
+    for d, outs in deps.items():
+        if outs is None:
+            st = dep_state(d) or {}
+            deps[d] = {k: v[3] for k, v in sorted((st.get("outputs") or {}).items())}
+    trace = dict(trace, deps=deps)
+    return trace, fingerprint_of(job_id, trace)
+
+
 class Decision:
     __slots__ = ("stale", "reasons", "fingerprint", "trace", "action")
 
@@ -103,21 +138,14 @@ class Rebuilder:
         deps = {}
         for d in job.deps:
             st = dep_states.get(d.id)
+            if st is PENDING:
+                deps[d.id] = None          # submitted, not built yet (detached runs)
+                continue
             outs = (st or {}).get("outputs") or {}
             deps[d.id] = {k: v[3] for k, v in sorted(outs.items())}
         trace = {"action": xxhash.xxh3_128_hexdigest(action_key.encode()), "inputs": inputs,
                  "deps": deps}
-        h = xxhash.xxh3_128()
-        h.update(job.id.encode())
-        h.update(b"\0a" + trace["action"].encode())
-        for p in sorted(inputs):
-            h.update(b"\0i" + p.encode("utf-8", "surrogateescape") + b"=" +
-                     str(inputs[p]).encode())
-        for d in sorted(deps):
-            h.update(b"\0d" + d.encode())
-            for k, v in deps[d].items():
-                h.update(b"\0" + k.encode() + b"=" + str(v).encode())
-        return trace, action, h.hexdigest()
+        return trace, action, fingerprint_of(job.id, trace)
 
     # ------------------------------------------------------------------ decisions
     def decide(self, job: M.Job, job_dir: str, state: dict | None, dep_states: dict,
@@ -138,7 +166,8 @@ class Rebuilder:
         reasons.extend(self.output_reasons(job, job_dir, state))
         if state.get("fingerprint") != fingerprint:
             reasons.extend(self.trace_reasons(state.get("trace") or {}, trace, job, root))
-            if not reasons or all(r.startswith("forced") for r in reasons):
+            pending = any(v is None for v in trace["deps"].values())
+            if not pending and (not reasons or all(r.startswith("forced") for r in reasons)):
                 reasons.append("fingerprint changed")
         return Decision(bool(reasons), reasons, fingerprint, trace, action)
 
@@ -181,11 +210,14 @@ class Rebuilder:
         for d, outs in new_deps.items():
             dep = names.get(d)
             label = f"{dep.task.name}/{short(d)}" if dep else short(d)
+            if outs is None:
+                continue        # pending: the caller says it waits on it
             if d not in old_deps:
                 reasons.append(f"new dependency {label}")
             elif old_deps[d] != outs:
-                changed = sorted(k for k in set(outs) | set(old_deps[d])
-                                 if outs.get(k) != old_deps[d].get(k))
+                old_outs = old_deps[d] or {}
+                changed = sorted(k for k in set(outs) | set(old_outs)
+                                 if outs.get(k) != old_outs.get(k))
                 reasons.append(f"dependency {label} changed its output " + ", ".join(changed))
         return reasons
 
@@ -205,3 +237,47 @@ def last_build_words(state: dict) -> str:
     if status in ("running", "queued"):
         return "last build did not finish"
     return f"last build ended as {status}"
+
+
+def record_end(ws: Workspace, job_dir: str, job_id: str, outputs: dict, state: dict | None,
+               exit_code, reason=None, status=None, dep_state=None) -> dict:
+    """The state to record when a job ended: checks and hashes its outputs on success.
+
+    ``outputs`` maps output names to paths relative to the job folder. A job whose
+    trace still has pending dependencies (it was submitted detached) gets their outputs
+    from ``dep_state(dep_id)`` and its fingerprint recomputed. Returns the new state; the
+    caller writes it.
+    """
+    from .workspace import CANCELLED, FAILED, LOST, now
+    base = dict(state or {})
+    base.update({"ended": now(), "exit_code": exit_code})
+    base.pop("reason", None)
+    if status in (CANCELLED, LOST, FAILED) and (status != FAILED or exit_code in (None, 0)
+                                                or reason):
+        base.update(status=status, reason=reason or status)
+        return base
+    if exit_code != 0:
+        base.update(status=FAILED, reason=reason or (f"exit code {exit_code}"
+                                                     if exit_code is not None else "failed"))
+        return base
+    hashes = ws.hashes
+    recorded, missing = {}, []
+    for name, rel in outputs.items():
+        p = os.path.join(job_dir, rel)
+        h = hashes.path_hash(p)
+        if h is None:
+            missing.append(rel)
+            continue
+        sig = hashes.signature(p) or (None, None, None)
+        recorded[name] = [sig[0], sig[1], sig[2], h]
+    if missing:
+        base.update(status=FAILED, reason="missing output " + ", ".join(missing))
+        return base
+    base.update(status=DONE, outputs=recorded)
+    trace = base.get("trace")
+    if trace and any(v is None for v in (trace.get("deps") or {}).values()):
+        lookup = dep_state or (lambda d: None)
+        base["trace"], base["fingerprint"] = complete_trace(job_id, trace, lookup)
+    if not base.get("fingerprint"):
+        base.update(status=LOST, reason="no fingerprint was recorded when it started")
+    return base

@@ -39,7 +39,9 @@ class PlainReporter(Reporter):
 
     def started(self, node):
         why = "; ".join(node.reasons[:2])
-        self._w(f"start   {label(node.job)}" + (f"  ({why})" if why else ""))
+        verb = "attach " if why.startswith("re-attached") else (
+            "submit " if node.status == "queued" else "start  ")
+        self._w(f"{verb} {label(node.job)}" + (f"  ({why})" if why else ""))
 
     def finished(self, node):
         if node.status == "done":
@@ -51,7 +53,7 @@ class PlainReporter(Reporter):
         self._w(f"skip    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
 
     def waiting_elsewhere(self, node):
-        self._w(f"wait    {node.job.short}: running in another xpmbuild process")
+        self._w(f"wait    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
 
 
 class RichReporter(Reporter):
@@ -98,8 +100,8 @@ class RichReporter(Reporter):
         self._update()
 
     def waiting_elsewhere(self, node):
-        self.progress.console.print(f"[blue]… {node.job.short}[/]: running in another "
-                                    "xpmbuild process")
+        self.progress.console.print(f"[blue]… {node.job.short}[/]: "
+                                    f"{node.reasons[0] if node.reasons else ''}")
 
     def stop(self):
         self._update()

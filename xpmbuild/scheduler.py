@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import signal
+import time
 from collections import deque
 
 from . import actions
-from .launchers.base import Ended, Handle, LauncherError
-from .rebuild import Rebuilder, short
+from .launchers.base import Ended, Handle, LauncherError, read_exit_file
+from .rebuild import PENDING, Rebuilder, record_end, short
 from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, RUNNING, WAITING,
                         Workspace, now)
 
@@ -70,7 +71,7 @@ class Reporter:
 class Scheduler:
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
-                 poll_interval=0.2):
+                 poll_interval=0.2, detach=False, settings=None):
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -84,6 +85,10 @@ class Scheduler:
         self.env = env or {}
         self.reporter = reporter or Reporter()
         self.poll_interval = poll_interval
+        self.detach = detach
+        self.settings = settings
+        self._others: dict = {}
+        self._other_checked: dict = {}
         self.ready: deque[Node] = deque()
         self.to_launch: deque[Node] = deque()
         self.running: dict[str, Node] = {}
@@ -152,9 +157,16 @@ class Scheduler:
 
     # ------------------------------------------------------------------ decisions
     def _dep_states(self, node):
-        return {d.id: self.by_id[d.id].state if d.id in self.by_id else
-                self.ws.read_state(self.ws.job_dir(d.task.name, d.id), d.id)
-                for d in node.job.deps}
+        out = {}
+        for d in node.job.deps:
+            dn = self.by_id.get(d.id)
+            if dn is None:
+                out[d.id] = self.ws.read_state(self.ws.job_dir(d.task.name, d.id), d.id)
+            elif self.detach and dn.status in ACTIVE:
+                out[d.id] = PENDING
+            else:
+                out[d.id] = dn.state
+        return out
 
     def _consider(self, node: Node):
         if self.stopping and not self.keep_going:
@@ -166,14 +178,33 @@ class Scheduler:
                 self._wait_elsewhere(node)
                 return
             recovered = None
-            if state.get("launcher") == self.launcher.name:
+            code = read_exit_file(node.dir)
+            if code is not None:          # it ended while no xpmbuild watched: record it
+                recovered = Ended(Handle(node.job.id, node.dir, state.get("launcher_id")), code)
+            elif state.get("launcher") == self.launcher.name:
                 recovered = self.launcher.recover(node.job.id, node.dir, state)
+            elif self._still_alive_elsewhere(state):
+                self._wait_elsewhere(node, f"{state.get('status')} on launcher "
+                                           f"{state.get('launcher')} (job {state.get('launcher_id')})")
+                return
+            if isinstance(recovered, Handle) and self.detach:
+                # submitted by an earlier detached run: still queued or running there
+                node.status, node.state, node.handle = state.get("status"), state, None
+                node.reasons = [f"already {state.get('status')} ({self.launcher.name} job "
+                                f"{state.get('launcher_id')})"]
+                self.launcher.tracked.pop(str(recovered.launcher_id), None) \
+                    if hasattr(self.launcher, "tracked") else None
+                self._submitted(node)
+                return
             if isinstance(recovered, Handle):
                 lock = self.ws.try_lock(node.dir)
                 if lock is None:
                     self._wait_elsewhere(node)
                     return
-                node.lock, node.handle, node.status = lock, recovered, RUNNING
+                node.lock, node.handle = lock, recovered
+                node.status = recovered.extra.get("status") or RUNNING
+                node.reasons = [f"re-attached to {self.launcher.name} job "
+                                f"{recovered.launcher_id} started by an earlier run"]
                 node.state = state
                 node.will_run = True
                 node.ran = True
@@ -192,13 +223,18 @@ class Scheduler:
                 state = node.state
             else:
                 state = dict(state, status=LOST,
-                             reason="xpmbuild stopped while it ran and it left no result")
+                             reason="it left no result and its launcher no longer knows it")
                 self.ws.write_state(node.dir, state, node.job.id)
         node.state = state
-        decision = self.rebuilder.decide(node.job, node.dir, state, self._dep_states(node),
-                                         self.root)
+        dep_states = self._dep_states(node)
+        decision = self.rebuilder.decide(node.job, node.dir, state, dep_states, self.root)
         node.decision = decision
         node.reasons = decision.reasons
+        pending = [d for d in node.job.deps if dep_states.get(d.id) is PENDING]
+        if pending:
+            decision.stale = True
+            node.reasons = [r for r in decision.reasons if not r.startswith("dependency")] + [
+                f"waits on {d.task.name}/{short(d.id)} (submitted)" for d in pending]
         if decision.stale:
             node.will_run = True
             self.to_launch.append(node)
@@ -208,17 +244,50 @@ class Scheduler:
             self.reporter.up_to_date(node)
             self._done(node)
 
-    def _wait_elsewhere(self, node):
+    def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
         node.status = RUNNING
-        node.reasons = ["running in another xpmbuild process"]
+        node.reasons = [why]
         self.elsewhere[node.job.id] = node
         self.reporter.waiting_elsewhere(node)
 
+    def _other_launcher(self, name):
+        """A launcher other than ours that started a job of an earlier run (from settings)."""
+        if name not in self._others:
+            from .launchers import make_launcher
+            try:
+                other = make_launcher(name, self.settings or {})
+                other.bind(self.ws.root)
+            except Exception:
+                other = None
+            self._others[name] = other
+        return self._others[name]
+
+    def _still_alive_elsewhere(self, state) -> bool:
+        other = self._other_launcher(state.get("launcher"))
+        if other is None or not hasattr(other, "live_states"):
+            return False
+        try:
+            live = other.live_states([state]).get(str(state.get("launcher_id")))
+        except Exception:
+            return True     # cannot tell: do not run it twice, look again later
+        return live in ("queued", "running")
+
     def _check_elsewhere(self):
+        t = time.monotonic()
         for key, node in list(self.elsewhere.items()):
-            if not self.ws.is_locked(node.dir):
-                del self.elsewhere[key]
-                self.ready.append(node)
+            if self.ws.is_locked(node.dir):
+                continue
+            state = self.ws.read_state(node.dir, node.job.id) or {}
+            if state.get("status") in ACTIVE and state.get("launcher") != self.launcher.name \
+                    and read_exit_file(node.dir) is None:
+                # a job of another launcher: ask it at most every few seconds
+                if t - self._other_checked.get(key, 0) < 3.0:
+                    continue
+                self._other_checked[key] = t
+                if self._still_alive_elsewhere(state):
+                    continue
+            del self.elsewhere[key]
+            self.ready.append(node)
 
     # ------------------------------------------------------------------ launching
     def _need(self, node):
@@ -226,22 +295,18 @@ class Scheduler:
         return min(cpus, self.slots) if self.slots else cpus
 
     def _launch(self):
+        batch = []
         while self.to_launch and not (self.stopping and not self.keep_going):
             node = self.to_launch[0]
             need = self._need(node)
             if self.slots is not None and self.used + need > self.slots and self.used:
                 break
             self.to_launch.popleft()
-            lock = self.ws.try_lock(node.dir) if os.path.isdir(node.dir) else None
-            if lock is None and os.path.isdir(node.dir):
+            os.makedirs(node.dir, exist_ok=True)
+            lock = self.ws.try_lock(node.dir)
+            if lock is None:
                 self._wait_elsewhere(node)
                 continue
-            if lock is None:
-                os.makedirs(node.dir, exist_ok=True)
-                lock = self.ws.try_lock(node.dir)
-                if lock is None:
-                    self._wait_elsewhere(node)
-                    continue
             # another process may have built it between our decision and the lock
             fresh = self.ws.read_state(node.dir, node.job.id)
             if fresh is not node.state and fresh != node.state:
@@ -251,26 +316,61 @@ class Scheduler:
             node.lock = lock
             try:
                 self._prepare(node)
-                handle = self.launcher.start(node.job.id, node.dir, node.job.task.requires,
-                                             self.env)
-            except (LauncherError, OSError) as e:
-                node.error = str(e)
-                self._fail(node, None, f"launcher error: {e}")
+            except OSError as e:
+                self._fail(node, None, f"cannot prepare the job folder: {e}")
+                continue
+            self.used += need
+            batch.append(node)
+        if not batch:
+            return
+        items = [(n.job.id, n.dir, n.job.task.requires, self.env, self._dependency(n))
+                 for n in batch]
+        results = self.launcher.start_many(items)
+        for node, handle in zip(batch, results):
+            if isinstance(handle, Exception):
+                self.used -= self._need(node)
+                self._fail(node, None, f"launcher error: {handle}")
                 continue
             node.handle = handle
-            node.status = RUNNING
+            node.status = handle.extra.get("status", RUNNING)
             node.ran = True
             node.started = now()
-            self.used += need
-            self.running[node.job.id] = node
-            state = {"status": RUNNING, "task": node.job.task.name, "id": node.job.id,
+            state = {"status": node.status, "task": node.job.task.name, "id": node.job.id,
                      "started": node.started, "launcher": self.launcher.name,
                      "launcher_id": handle.launcher_id, "reasons": node.reasons,
-                     "fingerprint": node.decision.fingerprint, "trace": node.decision.trace}
-            state.update({k: v for k, v in handle.extra.items() if k != "own"})
+                     "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
+                     "dep_tasks": {d.id: d.task.name for d in node.job.deps}}
+            state.update({k: v for k, v in handle.extra.items()
+                          if k not in ("own", "status", "submitted")})
             self.ws.write_state(node.dir, state, node.job.id)
             node.state = state
             self.reporter.started(node)
+            if self.detach:
+                # nobody waits here: the cluster runs it after its dependencies (afterok)
+                self.used -= self._need(node)
+                node.lock.release()
+                node.lock = None
+                self._submitted(node)
+            else:
+                self.running[node.job.id] = node
+
+    def _dependency(self, node):
+        if not self.detach:
+            return None
+        ids = []
+        for d in node.job.deps:
+            dn = self.by_id.get(d.id)
+            if dn is not None and dn.status in ACTIVE and dn.state:
+                ids.append(str(dn.state.get("launcher_id")))
+        return ids or None
+
+    def _submitted(self, node):
+        """Detach mode: dependents of a submitted job are submitted after it (afterok)."""
+        self.counts["submitted"] = self.counts.get("submitted", 0) + 1
+        for dep in node.dependents:
+            dep.remaining -= 1
+            if dep.remaining == 0 and dep.status == WAITING:
+                self.ready.append(dep)
 
     def _prepare(self, node: Node):
         """Write params.json and command.sh; clear the previous build's results."""
@@ -303,41 +403,13 @@ class Scheduler:
         if node.job.id not in self.elsewhere:
             self.used -= self._need(node) if node.handle is not None else 0
         node.handle = None
-        base = dict(node.state or {})
-        base.update({"ended": now(), "exit_code": ended.exit_code})
-        base.pop("reason", None)
-        if ended.status in (CANCELLED, LOST):
-            base.update(status=ended.status, reason=ended.reason)
-            self._record(node, base)
-            self._fail(node, base, ended.reason or ended.status, record=False)
+        state = record_end(self.ws, node.dir, node.job.id, node.job.task.outputs, node.state,
+                           ended.exit_code, ended.reason, ended.status,
+                           lambda d: (self.by_id[d].state if d in self.by_id else None))
+        self._record(node, state)
+        if state["status"] != DONE:
+            self._fail(node, state, state.get("reason") or state["status"], record=False)
             return
-        if ended.exit_code != 0:
-            reason = ended.reason or f"exit code {ended.exit_code}"
-            base.update(status=FAILED, reason=reason)
-            self._record(node, base)
-            self._fail(node, base, reason, record=False)
-            return
-        hashes = self.ws.hashes
-        outputs = {}
-        missing = []
-        for name, rel in node.job.task.outputs.items():
-            p = os.path.join(node.dir, rel)
-            h = hashes.path_hash(p)
-            if h is None:
-                missing.append(rel)
-                continue
-            sig = hashes.signature(p) or (None, None, None)
-            outputs[name] = [sig[0], sig[1], sig[2], h]
-        if missing:
-            reason = "missing output " + ", ".join(missing)
-            base.update(status=FAILED, reason=reason)
-            self._record(node, base)
-            self._fail(node, base, reason, record=False)
-            return
-        base.update(status=DONE, outputs=outputs)
-        if trace_from_state and not base.get("fingerprint"):
-            base["status"] = LOST
-        self._record(node, base)
         node.status = DONE
         self.counts["ran"] += 1
         self.reporter.finished(node)

@@ -46,25 +46,46 @@ def _deps_of(job_dir):
         return []
 
 
-def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None):
+def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int) -> dict:
+    """Record the end of a job that finished while no xpmbuild watched (detached runs)."""
+    from .rebuild import record_end
+    lock = ws.try_lock(job_dir)
+    if lock is None:
+        return state
+    try:
+        try:
+            with open(os.path.join(job_dir, "params.json"), encoding="utf-8") as f:
+                outputs = json.load(f).get("outputs", {})
+        except (OSError, ValueError):
+            outputs = {}
+        dep_tasks = state.get("dep_tasks") or {}
+
+        def dep_state(dep_id):
+            task = dep_tasks.get(dep_id)
+            return ws.read_state(ws.job_dir(task, dep_id), dep_id) if task else None
+
+        new = record_end(ws, job_dir, job_id, outputs, state, code, None, None, dep_state)
+        ws.write_state(job_dir, new, job_id)
+        return new
+    finally:
+        lock.release()
+
+
+def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None, live=None):
     """For a job recorded as queued/running: (status, reason) as things stand now."""
     if ws.is_locked(job_dir):
         return state["status"], "being run by an xpmbuild process"
-    from .launchers.base import read_exit_file
-    code = read_exit_file(job_dir)
-    if code is not None:
-        return ("done" if code == 0 else "failed"), \
-            f"finished with exit code {code} while no xpmbuild was watching (next run records it)"
-    launcher = (launchers or {}).get(state.get("launcher"))
+    launcher = launchers.get(state.get("launcher")) if launchers is not None else None
     if launcher is not None:
-        try:
-            alive = launcher.is_alive(state)
-        except Exception as e:  # a cluster that does not answer: say so, do not guess
-            return state["status"], f"launcher {state.get('launcher')} did not answer: {e}"
-        if alive:
-            return alive if isinstance(alive, str) else state["status"], \
-                "running, no xpmbuild attached"
-        return LOST, "the launcher no longer knows it and it left no result"
+        lid = str(state.get("launcher_id"))
+        if live is None or lid not in live:
+            return state["status"], f"launcher {state.get('launcher')} did not answer"
+        word = live[lid]
+        if word in ("queued", "running"):
+            return word, f"{state.get('launcher')} job {lid}, no xpmbuild attached"
+        if word is None:
+            return LOST, "the launcher no longer knows it and it left no result"
+        return "failed", f"ended in {state.get('launcher')} as {word} without a result"
     pid = state.get("launcher_id")
     if state.get("launcher") == "local" or state.get("pid_start"):
         from .launchers.local import _proc_start_time
@@ -87,9 +108,27 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
             member.setdefault(row["id"], []).append(name)
         if experiment:
             wanted = [(r["task"], r["id"], ws.job_dir(r["task"], r["id"])) for r in rows]
-    out = []
+    from .launchers.base import read_exit_file
+    found = []
+    active: dict[str, list] = {}
     for task, job_id, d in (wanted if wanted is not None else ws.all_job_dirs()):
         state = ws.read_state(d)
+        if state is not None and state.get("status") in ACTIVE and not ws.is_locked(d):
+            code = read_exit_file(d)
+            if code is not None:
+                state = reconcile(ws, job_id, d, state, code)
+            elif launchers is not None and state.get("launcher") in launchers:
+                active.setdefault(state["launcher"], []).append(state)
+        found.append((task, job_id, d, state))
+    # one query per cluster launcher for all its unfinished jobs
+    live: dict = {}
+    for name, states in active.items():
+        try:
+            live.update(launchers[name].live_states(states))
+        except Exception:
+            pass
+    out = []
+    for task, job_id, d, state in found:
         reasons = []
         if state is None:
             status = "new"
@@ -98,7 +137,7 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
             if state.get("reason"):
                 reasons.append(state["reason"])
             if status in ACTIVE:
-                status, why = _live_status(ws, d, state, launchers)
+                status, why = _live_status(ws, d, state, launchers, live)
                 if why:
                     reasons = [why]
         out.append(JobRecord(job_id, task, d, status, reasons, _deps_of(d),
@@ -148,7 +187,7 @@ def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
     state = r.state or {}
     if r.status not in ACTIVE:
         return f"{r.short} is {r.status}, not running"
-    launcher = (launchers or {}).get(state.get("launcher"))
+    launcher = launchers.get(state.get("launcher")) if launchers is not None else None
     if launcher is not None and hasattr(launcher, "cancel_record"):
         launcher.cancel_record(state)
     elif isinstance(state.get("launcher_id"), int):

@@ -128,6 +128,9 @@ def resolve_type(t: S.TypeExpr, decls: Declarations) -> M.Type:
         result = M.ChoiceType(t.choices)
     elif t.param is not None:
         if t.name not in ("list", "dict"):
+            if t.name not in M.PRIMITIVES and t.name not in decls.defs and t.name != "choice":
+                raise t.pos.error(f"unknown type {t.name}"
+                                  f"{suggest(t.name, ['list', 'dict'] + list(M.PRIMITIVES))}")
             raise t.pos.error(f"type {t.name} takes no parameter; only list[T] and dict[T] do")
         inner = resolve_type(t.param, decls)
         result = M.ListType(inner) if t.name == "list" else M.DictType(inner)

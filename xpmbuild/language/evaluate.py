@@ -176,8 +176,9 @@ class Compiler:
                     return M.OutputRef(obj, attr)
                 if attr in obj.values:
                     return obj.values[attr]
+                known = list(obj.task.outputs) + list(obj.values)
                 raise pos.error(f"a job of task {obj.task.name} has no output or parameter "
-                                f"{attr!r}{suggest(attr, list(obj.task.outputs) + list(obj.values))}")
+                                f"{attr!r}{suggest(attr, known)}")
             if t is M.ConfigValue:
                 if attr in obj.values:
                     return obj.values[attr]

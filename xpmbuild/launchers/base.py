@@ -70,6 +70,20 @@ class Launcher:
     def start(self, key, job_dir: str, requires: dict, env: dict) -> Handle:
         raise NotImplementedError
 
+    def start_many(self, items) -> list:
+        """Start several jobs: (key, job_dir, requires, env, dependency) each. Returns a
+        Handle per item, or the LauncherError that item's start raised."""
+        out = []
+        for key, job_dir, requires, env, _dep in items:
+            try:
+                out.append(self.start(key, job_dir, requires, env))
+            except LauncherError as e:
+                out.append(e)
+        return out
+
+    def bind(self, workspace_root: str):
+        """Called once with the workspace before jobs start."""
+
     def wait(self, timeout: float | None) -> list[Ended]:
         """Jobs that ended since the last call; blocks up to ``timeout`` seconds."""
         raise NotImplementedError

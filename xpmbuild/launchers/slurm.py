@@ -1,0 +1,384 @@
+"""The Slurm launcher: sbatch, one batched squeue per poll, job arrays, scancel, re-attach.
+
+Polling asks ``squeue -h -t all -j ID,ID,...`` once for every job of the launcher: with
+``-t all`` slurmctld also reports jobs that ended less than MinJobAge ago (COMPLETED,
+FAILED, TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL...), without the seconds of lag of
+the accounting database. Only a job that squeue no longer knows is asked of
+``sacct -j`` (one call for all such jobs). The exit code comes from the job itself
+(``.xpm-exit`` in its folder); Slurm's state gives the reason when the job was killed.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+
+import xxhash
+
+from ..language.check import parse_duration
+from ..workspace import EXIT_FILE
+from .base import Ended, Handle, Launcher, LauncherError, read_exit_file
+
+QUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
+                 "SUSPENDED", "CONFIGURING"}
+RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"}
+FAILED_REASONS = {
+    "TIMEOUT": "time limit reached (TIMEOUT)",
+    "OUT_OF_MEMORY": "out of memory (OUT_OF_MEMORY)",
+    "NODE_FAIL": "node failure (NODE_FAIL)",
+    "BOOT_FAIL": "node boot failure (BOOT_FAIL)",
+    "PREEMPTED": "preempted (PREEMPTED)",
+    "DEADLINE": "deadline reached (DEADLINE)",
+    "REVOKED": "revoked (REVOKED)",
+    "SPECIAL_EXIT": "special exit (SPECIAL_EXIT)",
+}
+
+
+def slurm_time(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    d, rem = divmod(minutes * 60, 86400)
+    h, rem = divmod(rem, 3600)
+    m = rem // 60
+    return f"{d}-{h:02d}:{m:02d}:00"
+
+
+def slurm_mem(text: str) -> str:
+    t = text.strip().upper().replace(" ", "")
+    if t.endswith("B"):
+        t = t[:-1]
+    return t
+
+
+def batch_options(requires: dict) -> list[str]:
+    opts = []
+    if requires.get("cpus"):
+        opts.append(f"--cpus-per-task={int(requires['cpus'])}")
+    if requires.get("mem"):
+        opts.append(f"--mem={slurm_mem(requires['mem'])}")
+    if requires.get("gpus"):
+        opts.append(f"--gres=gpu:{int(requires['gpus'])}")
+    if requires.get("time"):
+        secs = parse_duration(requires["time"])
+        if secs:
+            opts.append(f"--time={slurm_time(secs)}")
+    return opts
+
+
+def base_id(launcher_id: str) -> str:
+    return str(launcher_id).split("_", 1)[0]
+
+
+class SlurmLauncher(Launcher):
+    type = "slurm"
+
+    def __init__(self, name="slurm", partition=None, account=None, qos=None, extra=None,
+                 connector=None, poll=10.0, array=True, max_array=1000, settings=None,
+                 workspace_root=None, **_ignored):
+        from ..connectors import make_connector
+        self.name = name
+        self.partition, self.account, self.qos = partition, account, qos
+        self.extra = list(extra or [])
+        self.connector_name = connector
+        self.connector = make_connector(connector, settings or {}, workspace_root)
+        self.max_poll = float(poll)
+        self.array = array
+        self.max_array = int(max_array)
+        self.workspace_root = workspace_root
+        self.tracked: dict[str, Handle] = {}     # launcher id -> handle
+        self.interval = 0.5
+        self.next_poll = 0.0
+        self.commands = 0                        # Slurm commands issued (benchmarks)
+        self.polls = 0
+        self.last_states: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _run(self, argv, input=None, timeout=120):
+        self.commands += 1
+        return self.connector.run(argv, input=input, timeout=timeout)
+
+    def common_options(self) -> list[str]:
+        opts = []
+        if self.partition:
+            opts.append(f"--partition={self.partition}")
+        if self.account:
+            opts.append(f"--account={self.account}")
+        if self.qos:
+            opts.append(f"--qos={self.qos}")
+        return opts + self.extra
+
+    def bind(self, workspace_root: str):
+        self.workspace_root = workspace_root
+        if getattr(self.connector, "local_workspace", "unset") is None:
+            self.connector.local_workspace = workspace_root
+
+    def running(self):
+        return len(self.tracked)
+
+    def check_reachable(self) -> str:
+        res = self._run(["sinfo", "-h", "-o", "%P %a %D %t"], timeout=30)
+        if not res.ok:
+            raise LauncherError(f"sinfo failed ({res.code}): {res.stderr.strip()}")
+        return res.stdout.strip().replace("\n", "; ")
+
+    # ------------------------------------------------------------------ submission
+    def _script(self, dirs: list[str], env: dict) -> str:
+        remote_dirs = [self.connector.path(d) for d in dirs]
+        lines = ["#!/bin/bash", "# xpmbuild: runs job folders' command.sh"]
+        for k, v in (env or {}).items():
+            lines.append(f"export {k}={shlex.quote(str(v))}")
+        if len(dirs) == 1:
+            lines.append(f"d={shlex.quote(remote_dirs[0])}")
+        else:
+            lines.append("dirs=(" + " ".join(shlex.quote(d) for d in remote_dirs) + ")")
+            lines.append('d="${dirs[$SLURM_ARRAY_TASK_ID]}"')
+        lines += ['cd "$d" || exit 97',
+                  "(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log",
+                  "rc=$?",
+                  f"echo $rc >{EXIT_FILE}",
+                  "exit $rc"]
+        return "\n".join(lines) + "\n"
+
+    def submit(self, dirs: list[str], requires: dict, env: dict, name: str,
+               dependency: list[str] | None = None) -> list[str]:
+        """One sbatch for these job folders (an array when more than one)."""
+        if not self.workspace_root:
+            raise LauncherError("the Slurm launcher needs a workspace (bind() first)")
+        sdir = os.path.join(self.workspace_root, ".xpm", "slurm")
+        os.makedirs(sdir, exist_ok=True)
+        script = self._script(dirs, env)
+        path = os.path.join(sdir, f"submit-{xxhash.xxh3_64_hexdigest(script.encode())}.sh")
+        self.connector.write_file(path, script, 0o755)
+        logs = self.connector.path(sdir)
+        argv = ["sbatch", "--parsable", f"--job-name=xpm-{name}"]
+        argv += self.common_options() + batch_options(requires)
+        if len(dirs) > 1:
+            argv += [f"--array=0-{len(dirs) - 1}", f"--output={logs}/%A_%a.log"]
+        else:
+            argv += [f"--output={logs}/%j.log"]
+        if dependency:
+            argv += ["--dependency=afterok:" + ":".join(dependency), "--kill-on-invalid-dep=yes"]
+        argv.append(self.connector.path(path))
+        res = self._run(argv)
+        if not res.ok:
+            raise LauncherError(f"sbatch failed ({res.code}): {res.stderr.strip()}")
+        m = re.match(r"\s*(\d+)", res.stdout)
+        if not m:
+            raise LauncherError(f"sbatch answered {res.stdout.strip()!r}, not a job id")
+        jid = m.group(1)
+        return [f"{jid}_{i}" for i in range(len(dirs))] if len(dirs) > 1 else [jid]
+
+    def start(self, key, job_dir, requires, env) -> Handle:
+        return self.start_many([(key, job_dir, requires, env, None)])[0]
+
+    def start_many(self, items) -> list:
+        """Submit jobs: those with the same options and no dependency go as one array.
+
+        ``items``: (key, job_dir, requires, env, dependency ids or None). Returns one
+        Handle per item (or a LauncherError instance for items whose submission failed).
+        """
+        groups: dict = {}
+        for idx, (key, d, requires, env, dep) in enumerate(items):
+            opts = tuple(batch_options(requires))
+            gkey = (opts, tuple(sorted((env or {}).items()))) if not dep and self.array \
+                else ("single", idx)
+            groups.setdefault(gkey, []).append(idx)
+        out: list = [None] * len(items)
+        now = time.time()
+        for gkey, idxs in groups.items():
+            for start in range(0, len(idxs), self.max_array):
+                chunk = idxs[start:start + self.max_array]
+                key0, d0, req0, env0, dep0 = items[chunk[0]]
+                task = os.path.basename(os.path.dirname(d0))
+                try:
+                    ids = self.submit([items[i][1] for i in chunk], req0, env0, task, dep0)
+                except LauncherError as e:
+                    for i in chunk:
+                        out[i] = e
+                    continue
+                for i, lid in zip(chunk, ids):
+                    h = Handle(items[i][0], items[i][1], lid,
+                               {"submitted": now, "status": "queued"})
+                    self.tracked[lid] = h
+                    out[i] = h
+        self.interval = 0.5
+        self.next_poll = time.monotonic() + self.interval
+        return out
+
+    # ------------------------------------------------------------------ polling
+    def query(self, ids) -> dict[str, tuple[str, str]]:
+        """{launcher id: (SLURM STATE, reason)} for these jobs; one squeue call."""
+        bases = sorted({base_id(i) for i in ids}, key=int)
+        if not bases:
+            return {}
+        res = self._run(["squeue", "-h", "-t", "all", "-j", ",".join(bases),
+                         "-o", "%i|%T|%r"], timeout=60)
+        self.polls += 1
+        states: dict[str, tuple[str, str]] = {}
+        pending_ranges = []
+        if res.code not in (0, 1):
+            raise LauncherError(f"squeue failed ({res.code}): {res.stderr.strip()}")
+        for line in res.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) < 3:
+                continue
+            jid, state, reason = parts[0], parts[1].split()[0], parts[2]
+            m = re.fullmatch(r"(\d+)_\[(.+)\]", jid)
+            if m:
+                pending_ranges.append((m.group(1), m.group(2), state, reason))
+            else:
+                states[jid] = (state, reason)
+        for jid in ids:
+            if jid in states:
+                continue
+            for base, spec, state, reason in pending_ranges:
+                if base_id(jid) == base and "_" in jid and _in_range(int(jid.split("_")[1]), spec):
+                    states[jid] = (state, reason)
+        return states
+
+    def sacct(self, ids) -> dict[str, tuple[str, str]]:
+        res = self._run(["sacct", "-n", "-P", "-X", "-j", ",".join(sorted(set(ids))),
+                         "-o", "JobID,State,ExitCode"], timeout=60)
+        out = {}
+        for line in res.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) >= 3:
+                out[parts[0]] = (parts[1].split()[0], parts[2])
+        return out
+
+    def _ended(self, h: Handle, state: str, reason: str) -> Ended | None:
+        if state in QUEUED_STATES:
+            h.extra["status"] = "queued"
+            return None
+        if state in RUNNING_STATES:
+            h.extra["status"] = "running"
+            return None
+        local_dir = h.job_dir
+        code = read_exit_file(local_dir)
+        if state == "COMPLETED":
+            return Ended(h, code if code is not None else 0)
+        if state == "FAILED":
+            if code is None:
+                return Ended(h, None, f"failed in Slurm ({reason or 'no exit code recorded'})",
+                             status="failed")
+            return Ended(h, code)
+        if state == "CANCELLED":
+            why = "cancelled in Slurm" + (f" ({reason})" if reason and reason != "None" else "")
+            if reason and "Dependency" in reason:
+                why = "cancelled by Slurm: a dependency failed"
+            return Ended(h, code, why, status="cancelled")
+        why = FAILED_REASONS.get(state, f"ended in Slurm as {state}")
+        return Ended(h, code, why, status="failed")
+
+    def poll(self) -> list[Ended]:
+        ids = list(self.tracked)
+        states = self.query(ids)
+        ended = []
+        unknown = []
+        for lid in ids:
+            h = self.tracked[lid]
+            if lid in states:
+                e = self._ended(h, *states[lid])
+                if e is not None:
+                    ended.append(e)
+            else:
+                unknown.append(lid)
+        # squeue forgets jobs MinJobAge after they end; ask the accounting for those
+        stale = [lid for lid in unknown
+                 if time.time() - self.tracked[lid].extra.get("submitted", 0) > 30
+                 or read_exit_file(self.tracked[lid].job_dir) is not None]
+        if stale:
+            acct = self.sacct(stale)
+            for lid in stale:
+                h = self.tracked[lid]
+                if lid in acct:
+                    e = self._ended(h, acct[lid][0], "")
+                else:
+                    code = read_exit_file(h.job_dir)
+                    e = Ended(h, code) if code is not None else Ended(
+                        h, None, "Slurm no longer knows the job and it left no result",
+                        status="lost")
+                if e is not None:
+                    ended.append(e)
+        for e in ended:
+            self.tracked.pop(e.handle.launcher_id, None)
+        return ended
+
+    def wait(self, timeout):
+        if not self.tracked:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        now = time.monotonic()
+        delay = max(0.0, self.next_poll - now)
+        if timeout is not None and delay > timeout:
+            time.sleep(timeout)
+            return []
+        time.sleep(delay)
+        ended = self.poll()
+        # adapt: poll again soon after a change, back off while nothing changes
+        changed = bool(ended) or any(h.extra.get("status") != self.last_states.get(lid)
+                                     for lid, h in self.tracked.items())
+        self.last_states = {lid: h.extra.get("status") for lid, h in self.tracked.items()}
+        self.interval = 0.5 if changed else min(self.interval * 1.5, self.max_poll)
+        self.next_poll = time.monotonic() + self.interval
+        return ended
+
+    # ------------------------------------------------------------------ control
+    def cancel(self, handles=None):
+        ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)
+        if ids:
+            self._run(["scancel"] + [str(i) for i in ids])
+
+    def kill_after(self, grace: float = 5.0):
+        deadline = time.monotonic() + grace
+        ended = []
+        while self.tracked and time.monotonic() < deadline:
+            self.next_poll = 0
+            ended.extend(self.wait(0.5))
+        return ended
+
+    def cancel_record(self, state: dict):
+        lid = state.get("launcher_id")
+        if lid:
+            self._run(["scancel", str(lid)])
+
+    def recover(self, key, job_dir, state):
+        lid = state.get("launcher_id")
+        if not lid:
+            return None
+        h = Handle(key, job_dir, str(lid), {"submitted": state.get("started") or 0,
+                                            "status": state.get("status")})
+        self.tracked[str(lid)] = h
+        self.next_poll = 0
+        return h
+
+    def live_states(self, states: list[dict]) -> dict:
+        """For ``status``: launcher id → lifecycle word (queued/running/...) in one query."""
+        ids = [str(s["launcher_id"]) for s in states if s.get("launcher_id")]
+        found = self.query(ids) if ids else {}
+        out = {}
+        for lid in ids:
+            st = found.get(lid)
+            if st is None:
+                out[lid] = None
+            elif st[0] in QUEUED_STATES:
+                out[lid] = "queued"
+            elif st[0] in RUNNING_STATES:
+                out[lid] = "running"
+            else:
+                out[lid] = st[0]
+        return out
+
+
+def _in_range(i: int, spec: str) -> bool:
+    spec = spec.split("%")[0]
+    for part in spec.split(","):
+        if "-" in part:
+            a, b = part.split("-", 1)
+            b = b.split(":")[0]
+            if int(a) <= i <= int(b):
+                return True
+        elif part.isdigit() and int(part) == i:
+            return True
+    return False
