@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import time
 
-import xxhash
-
 from ..language.check import parse_duration
-from ..workspace import EXIT_FILE
-from .base import Ended, Handle, Launcher, LauncherError, read_exit_file
+from .base import Ended, LauncherError, read_exit_file
+from .batch import BatchLauncher
 
 QUEUED_STATES = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
                  "SUSPENDED", "CONFIGURING"}
@@ -69,33 +66,17 @@ def base_id(launcher_id: str) -> str:
     return str(launcher_id).split("_", 1)[0]
 
 
-class SlurmLauncher(Launcher):
+class SlurmLauncher(BatchLauncher):
     type = "slurm"
 
     def __init__(self, name="slurm", partition=None, account=None, qos=None, extra=None,
                  connector=None, poll=10.0, array=True, max_array=1000, settings=None,
                  workspace_root=None, **_ignored):
-        from ..connectors import make_connector
-        self.name = name
+        super().__init__(name, connector, poll, settings, workspace_root)
         self.partition, self.account, self.qos = partition, account, qos
         self.extra = list(extra or [])
-        self.connector_name = connector
-        self.connector = make_connector(connector, settings or {}, workspace_root)
-        self.max_poll = float(poll)
         self.array = array
         self.max_array = int(max_array)
-        self.workspace_root = workspace_root
-        self.tracked: dict[str, Handle] = {}     # launcher id -> handle
-        self.interval = 0.5
-        self.next_poll = 0.0
-        self.commands = 0                        # Slurm commands issued (benchmarks)
-        self.polls = 0
-        self.last_states: dict[str, str] = {}
-
-    # ------------------------------------------------------------------ helpers
-    def _run(self, argv, input=None, timeout=120):
-        self.commands += 1
-        return self.connector.run(argv, input=input, timeout=timeout)
 
     def common_options(self) -> list[str]:
         opts = []
@@ -107,14 +88,6 @@ class SlurmLauncher(Launcher):
             opts.append(f"--qos={self.qos}")
         return opts + self.extra
 
-    def bind(self, workspace_root: str):
-        self.workspace_root = workspace_root
-        if getattr(self.connector, "local_workspace", "unset") is None:
-            self.connector.local_workspace = workspace_root
-
-    def running(self):
-        return len(self.tracked)
-
     def check_reachable(self) -> str:
         res = self._run(["sinfo", "-h", "-o", "%P %a %D %t"], timeout=30)
         if not res.ok:
@@ -122,34 +95,11 @@ class SlurmLauncher(Launcher):
         return res.stdout.strip().replace("\n", "; ")
 
     # ------------------------------------------------------------------ submission
-    def _script(self, dirs: list[str], env: dict) -> str:
-        remote_dirs = [self.connector.path(d) for d in dirs]
-        lines = ["#!/bin/bash", "# xpmbuild: runs job folders' command.sh"]
-        for k, v in (env or {}).items():
-            lines.append(f"export {k}={shlex.quote(str(v))}")
-        if len(dirs) == 1:
-            lines.append(f"d={shlex.quote(remote_dirs[0])}")
-        else:
-            lines.append("dirs=(" + " ".join(shlex.quote(d) for d in remote_dirs) + ")")
-            lines.append('d="${dirs[$SLURM_ARRAY_TASK_ID]}"')
-        lines += ['cd "$d" || exit 97',
-                  "(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log",
-                  "rc=$?",
-                  f"echo $rc >{EXIT_FILE}",
-                  "exit $rc"]
-        return "\n".join(lines) + "\n"
-
     def submit(self, dirs: list[str], requires: dict, env: dict, name: str,
                dependency: list[str] | None = None) -> list[str]:
         """One sbatch for these job folders (an array when more than one)."""
-        if not self.workspace_root:
-            raise LauncherError("the Slurm launcher needs a workspace (bind() first)")
-        sdir = os.path.join(self.workspace_root, ".xpm", "slurm")
-        os.makedirs(sdir, exist_ok=True)
-        script = self._script(dirs, env)
-        path = os.path.join(sdir, f"submit-{xxhash.xxh3_64_hexdigest(script.encode())}.sh")
-        self.connector.write_file(path, script, 0o755)
-        logs = self.connector.path(sdir)
+        path = self.write_script(dirs, env, "SLURM_ARRAY_TASK_ID")
+        logs = self.connector.path(self.script_dir())
         argv = ["sbatch", "--parsable", f"--job-name=xpm-{name}"]
         argv += self.common_options() + batch_options(requires)
         if len(dirs) > 1:
@@ -168,14 +118,11 @@ class SlurmLauncher(Launcher):
         jid = m.group(1)
         return [f"{jid}_{i}" for i in range(len(dirs))] if len(dirs) > 1 else [jid]
 
-    def start(self, key, job_dir, requires, env) -> Handle:
-        return self.start_many([(key, job_dir, requires, env, None)])[0]
-
     def start_many(self, items) -> list:
         """Submit jobs: those with the same options and no dependency go as one array.
 
         ``items``: (key, job_dir, requires, env, dependency ids or None). Returns one
-        Handle per item (or a LauncherError instance for items whose submission failed).
+        Handle per item (or the LauncherError of items whose submission failed).
         """
         groups: dict = {}
         for idx, (key, d, requires, env, dep) in enumerate(items):
@@ -184,8 +131,7 @@ class SlurmLauncher(Launcher):
                 else ("single", idx)
             groups.setdefault(gkey, []).append(idx)
         out: list = [None] * len(items)
-        now = time.time()
-        for gkey, idxs in groups.items():
+        for idxs in groups.values():
             for start in range(0, len(idxs), self.max_array):
                 chunk = idxs[start:start + self.max_array]
                 key0, d0, req0, env0, dep0 = items[chunk[0]]
@@ -197,12 +143,7 @@ class SlurmLauncher(Launcher):
                         out[i] = e
                     continue
                 for i, lid in zip(chunk, ids):
-                    h = Handle(items[i][0], items[i][1], lid,
-                               {"submitted": now, "status": "queued"})
-                    self.tracked[lid] = h
-                    out[i] = h
-        self.interval = 0.5
-        self.next_poll = time.monotonic() + self.interval
+                    out[i] = self.track(items[i][0], items[i][1], lid)
         return out
 
     # ------------------------------------------------------------------ polling
@@ -229,10 +170,10 @@ class SlurmLauncher(Launcher):
             else:
                 states[jid] = (state, reason)
         for jid in ids:
-            if jid in states:
+            if jid in states or "_" not in jid:
                 continue
             for base, spec, state, reason in pending_ranges:
-                if base_id(jid) == base and "_" in jid and _in_range(int(jid.split("_")[1]), spec):
+                if base_id(jid) == base and _in_range(int(jid.split("_")[1]), spec):
                     states[jid] = (state, reason)
         return states
 
@@ -246,15 +187,14 @@ class SlurmLauncher(Launcher):
                 out[parts[0]] = (parts[1].split()[0], parts[2])
         return out
 
-    def _ended(self, h: Handle, state: str, reason: str) -> Ended | None:
+    def _ended(self, h, state: str, reason: str) -> Ended | None:
         if state in QUEUED_STATES:
             h.extra["status"] = "queued"
             return None
         if state in RUNNING_STATES:
             h.extra["status"] = "running"
             return None
-        local_dir = h.job_dir
-        code = read_exit_file(local_dir)
+        code = read_exit_file(h.job_dir)
         if state == "COMPLETED":
             return Ended(h, code if code is not None else 0)
         if state == "FAILED":
@@ -300,28 +240,6 @@ class SlurmLauncher(Launcher):
                         status="lost")
                 if e is not None:
                     ended.append(e)
-        for e in ended:
-            self.tracked.pop(e.handle.launcher_id, None)
-        return ended
-
-    def wait(self, timeout):
-        if not self.tracked:
-            if timeout:
-                time.sleep(timeout)
-            return []
-        now = time.monotonic()
-        delay = max(0.0, self.next_poll - now)
-        if timeout is not None and delay > timeout:
-            time.sleep(timeout)
-            return []
-        time.sleep(delay)
-        ended = self.poll()
-        # adapt: poll again soon after a change, back off while nothing changes
-        changed = bool(ended) or any(h.extra.get("status") != self.last_states.get(lid)
-                                     for lid, h in self.tracked.items())
-        self.last_states = {lid: h.extra.get("status") for lid, h in self.tracked.items()}
-        self.interval = 0.5 if changed else min(self.interval * 1.5, self.max_poll)
-        self.next_poll = time.monotonic() + self.interval
         return ended
 
     # ------------------------------------------------------------------ control
@@ -329,29 +247,6 @@ class SlurmLauncher(Launcher):
         ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)
         if ids:
             self._run(["scancel"] + [str(i) for i in ids])
-
-    def kill_after(self, grace: float = 5.0):
-        deadline = time.monotonic() + grace
-        ended = []
-        while self.tracked and time.monotonic() < deadline:
-            self.next_poll = 0
-            ended.extend(self.wait(0.5))
-        return ended
-
-    def cancel_record(self, state: dict):
-        lid = state.get("launcher_id")
-        if lid:
-            self._run(["scancel", str(lid)])
-
-    def recover(self, key, job_dir, state):
-        lid = state.get("launcher_id")
-        if not lid:
-            return None
-        h = Handle(key, job_dir, str(lid), {"submitted": state.get("started") or 0,
-                                            "status": state.get("status")})
-        self.tracked[str(lid)] = h
-        self.next_poll = 0
-        return h
 
     def live_states(self, states: list[dict]) -> dict:
         """For ``status``: launcher id → lifecycle word (queued/running/...) in one query."""
