@@ -8,9 +8,13 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
     cfg = launcher_config(settings, name)
     kind = cfg.pop("type")
     if kind == "local":
-        from .local import LocalLauncher
         if jobs:
             cfg["cpus"] = jobs
+        if cfg.get("connector") and cfg["connector"] != "local":
+            from .remote import RemoteProcessLauncher
+            return RemoteProcessLauncher(name=name, settings=settings, **cfg)
+        from .local import LocalLauncher
+        cfg.pop("connector", None)
         return LocalLauncher(name=name, **cfg)
     if kind == "slurm":
         from .slurm import SlurmLauncher
@@ -33,7 +37,7 @@ class status_launchers(dict):
         if name is None or name == "local":
             return None
         cfg = (self.settings.get("launchers") or {}).get(name, {"type": name})
-        if cfg.get("type", name) not in ("slurm", "oar"):
+        if cfg.get("type", name) not in ("slurm", "oar") and not cfg.get("connector"):
             return None
         try:
             return make_launcher(name, self.settings)
