@@ -17,6 +17,11 @@
 #   XPM_SLURM_NODE        node name                                      [hostname -s]
 #   XPM_SLURM_CPUS        CPUs the node announces (may exceed the real count)   [real count]
 #   XPM_SLURM_ACCOUNTING  1 = MariaDB + slurmdbd (sacct works), 0 = none              [1]
+#   XPM_SLURM_CGROUP      1 = confine jobs with cgroup v1 (task/cgroup): a job over its --mem
+#                         is killed by the kernel and ends OUT_OF_MEMORY; 0 = no cgroups:
+#                         the accounting poller kills it and it ends FAILED, ExitCode 0:9;
+#                         auto = 1 when a writable cgroup v1 memory+freezer hierarchy is
+#                         mounted under /sys/fs/cgroup (Slurm 22.05 needs systemd for v2) [auto]
 #   XPM_SLURM_SYSTEM_CONF 1 = symlink /etc/slurm/slurm.conf to ours, so that commands work
 #                         without SLURM_CONF (e.g. in an ssh session)                 [1]
 #   XPM_SLURM_PROBE       1 = after starting slurmctld, run one tiny job and wait for it
@@ -32,6 +37,7 @@ PARTITION=${XPM_SLURM_PARTITION:-debug}
 NODE=${XPM_SLURM_NODE:-$(hostname -s)}
 ACCOUNTING=${XPM_SLURM_ACCOUNTING:-1}
 SYSTEM_CONF=${XPM_SLURM_SYSTEM_CONF:-1}
+CGROUP=${XPM_SLURM_CGROUP:-auto}
 TIMEOUT=${XPM_SLURM_TIMEOUT:-120}
 CLUSTER=xpmbuild
 CTLD_PORT=$PORT_BASE
@@ -93,6 +99,17 @@ install_packages() {
     for pkg in munged slurmctld slurmd sbatch; do command -v $pkg >/dev/null || fail "$pkg still missing"; done
 }
 
+# cgroup_v1_usable: memory and freezer controllers mounted as cgroup v1, and we may create groups
+cgroup_v1_usable() {
+    local c probe
+    for c in memory freezer; do
+        [[ $(stat -f -c %T "/sys/fs/cgroup/$c" 2>/dev/null) == cgroupfs ]] || return 1
+        probe=/sys/fs/cgroup/$c/xpmbuild-probe-$$
+        mkdir "$probe" 2>/dev/null && rmdir "$probe" || return 1
+    done
+    [[ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]]
+}
+
 any_daemon_running() {
     running "$DIR/run/munged.pid" munged || running "$DIR/run/slurmctld.pid" slurmctld ||
         running "$DIR/run/slurmd.pid" slurmd || running "$DIR/run/slurmdbd.pid" slurmdbd ||
@@ -113,6 +130,33 @@ write_config() {
         hwline="CPUs=$XPM_SLURM_CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$XPM_SLURM_CPUS ThreadsPerCore=1"
         override="SlurmdParameters=config_overrides"
     fi
+    local tracking
+    if [[ $CGROUP == 1 ]]; then
+        tracking="# jobs run in cgroups (v1): a job over its memory is killed by the kernel's OOM killer
+# and ends OUT_OF_MEMORY (see cgroup.conf)
+ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=5"
+        cat >"$DIR/cgroup.conf" <<EOF
+# written by xpmbuild tests/services/slurm-up.sh
+CgroupPlugin=cgroup/v1
+CgroupMountpoint=/sys/fs/cgroup
+ConstrainRAMSpace=yes
+ConstrainSwapSpace=no
+ConstrainCores=no
+ConstrainDevices=no
+EOF
+    else
+        tracking="# no cgroups: processes are tracked through /proc, tasks are not bound; --mem is
+# enforced by the accounting poller (every 2 s), which kills the step: FAILED, ExitCode 0:9
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=2
+JobAcctGatherParams=OverMemoryKill"
+        rm -f "$DIR/cgroup.conf"
+    fi
     local accounting="AccountingStorageType=accounting_storage/none"
     if [[ $ACCOUNTING == 1 ]]; then
         # AccountingStoragePass names the munge socket used for the slurmdbd connection
@@ -123,7 +167,7 @@ AccountingStoragePort=$DBD_PORT
 AccountingStoragePass=$MUNGE_SOCKET"
     fi
     cat >"$DIR/slurm.conf" <<EOF
-# written by xpmbuild tests/services/slurm-up.sh: one node, no cgroups, no systemd
+# written by xpmbuild tests/services/slurm-up.sh: one node, no systemd
 ClusterName=$CLUSTER
 SlurmctldHost=$(hostname -s)(127.0.0.1)
 SlurmctldPort=$CTLD_PORT
@@ -143,14 +187,7 @@ SlurmctldDebug=info
 SlurmdDebug=info
 MailProg=/bin/true
 MpiDefault=none
-# no cgroups here: processes are tracked through /proc, tasks are not bound
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-# memory: --mem is enforced by the accounting poller (every 2 s), which kills the step;
-# the job then ends OUT_OF_MEMORY
-JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=task=2
-JobAcctGatherParams=OverMemoryKill
+$tracking
 $accounting
 JobCompType=jobcomp/filetxt
 JobCompLoc=$DIR/log/jobcomp.txt
@@ -158,7 +195,8 @@ SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=5,bf_interval=5,batch_sched_delay=0,sched_min_interval=100000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
-DefMemPerCPU=512
+# a job without --mem gets this much per CPU, and that is a hard limit
+DefMemPerCPU=2048
 ReturnToService=2
 # finished jobs stay visible to squeue/scontrol for an hour
 MinJobAge=3600
@@ -315,8 +353,10 @@ if any_daemon_running && [[ -s $DIR/slurm.conf ]]; then
     NODE=$(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' "$DIR/slurm.conf")
     PARTITION=$(sed -n 's/^PartitionName=\([^ ]*\).*/\1/p' "$DIR/slurm.conf")
     CTLD_PORT=$(sed -n 's/^SlurmctldPort=//p' "$DIR/slurm.conf")
+    grep -q '^ProctrackType=proctrack/cgroup' "$DIR/slurm.conf" && CGROUP=1 || CGROUP=0
     SLURMD_PORT=$((CTLD_PORT + 1)) DBD_PORT=$((CTLD_PORT + 2)) DB_PORT=$((CTLD_PORT + 3))
 else
+    if [[ $CGROUP == auto ]]; then cgroup_v1_usable && CGROUP=1 || CGROUP=0; fi
     write_config
 fi
 export SLURM_CONF=$DIR/slurm.conf
@@ -346,5 +386,6 @@ export XPM_SLURM_DIR=$DIR
 export XPM_SLURM_PARTITION=$PARTITION
 export XPM_SLURM_NODE=$NODE
 export XPM_SLURM_ACCOUNTING=$ACCOUNTING
+export XPM_SLURM_CGROUP=$CGROUP
 export XPM_SLURM_JOBCOMP=$DIR/log/jobcomp.txt
 EOF
