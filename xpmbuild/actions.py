@@ -65,7 +65,7 @@ def _lookup(job: M.Job, chain):
     head = chain[0]
     task = job.task
     if head == "here":
-        return M.PathValue(task.here, task.here)
+        return task.here
     if head in task.outputs:
         return task.outputs[head]
     value = job.values[head]
@@ -80,11 +80,19 @@ def _lookup(job: M.Job, chain):
     return value
 
 
-def render_shell(job: M.Job) -> str:
+def render_shell(job: M.Job, mask_options: bool = False) -> str:
+    """The shell text with values substituted, shell-quoted.
+
+    ``mask_options``: leave ``{option}`` placeholders as they are, for the fingerprint
+    (options are left out of identity and fingerprint: changing one rebuilds nothing).
+    """
     out = []
+    params = job.task.params
     for part in job.task.action.parts:
         if type(part) is str:
             out.append(part)
+        elif mask_options and part[0] in params and params[part[0]].option:
+            out.append("{" + ".".join(part) + "}")
         else:
             out.append(_quote(to_text(_lookup(job, part))))
     return "".join(out)

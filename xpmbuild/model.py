@@ -246,16 +246,24 @@ class Prim(Type):
         raise TypeMismatch(f"expected {n}, got {describe(value)}")
 
 
+_PATHS: dict = {}      # (base_dir, root, text) -> PathValue: the same string, the same value
+
+
 class PathType(Type):
     name = "path"
 
     def coerce(self, value, ctx):
         t = type(value)
         if t is str:
+            key = (ctx.base_dir, ctx.root, value)
+            pv = _PATHS.get(key)
+            if pv is not None:
+                return pv
             if not value:
                 raise TypeMismatch("expected a path, got an empty string")
             full = os.path.join(ctx.base_dir, os.path.expanduser(value))
-            return PathValue(os.path.normpath(full), ctx.root)
+            pv = _PATHS[key] = PathValue(os.path.normpath(full), ctx.root)
+            return pv
         if t is PathValue or t is OutputRef:
             return value
         raise TypeMismatch(f"expected path (a string), got {describe(value)}")
@@ -408,6 +416,10 @@ class TaskDef(ConfigDef):
     action_kind: str = "shell"                     # "shell" | "python"
     action: object = None                          # Template (shell) | "module:function"
     kind = "task"
+
+    @property
+    def has_options(self) -> bool:
+        return any(p.option for p in self.params.values())
 
 
 @dataclass(eq=False)

@@ -124,6 +124,8 @@ class Rebuilder:
     def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str]:
         action = actions.render(job)
         action_key = action
+        if job.task.action_kind == "shell" and job.task.has_options:
+            action_key = actions.render_shell(job, mask_options=True)
         if job.task.action_kind == "python":
             # the interpreter path is not part of the fingerprint; the module's content is
             mod = actions.python_module_file(job.task)
@@ -176,7 +178,7 @@ class Rebuilder:
         hashes = self.ws.hashes
         reasons = []
         for name, rel in job.task.outputs.items():
-            path = os.path.join(job_dir, rel)
+            path = job_dir + "/" + rel
             rec = recorded.get(name)
             sig = hashes.signature(path)
             if sig is None and not os.path.isdir(path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import marshal
 import os
 import sqlite3
 import time
@@ -71,7 +72,7 @@ class Workspace:
 
     # ------------------------------------------------------------------ layout
     def job_dir(self, task: str, job_id: str) -> str:
-        return os.path.join(self.jobs_root, task, job_id)
+        return f"{self.jobs_root}/{task}/{job_id}"
 
     def create(self):
         os.makedirs(self.jobs_root, exist_ok=True)
@@ -92,8 +93,8 @@ class Workspace:
                     db.execute("PRAGMA synchronous=NORMAL")
                     db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
                                "size INT, mtime_ns INT, ino INT, hash TEXT)")
-                    db.execute("CREATE TABLE IF NOT EXISTS states (id TEXT PRIMARY KEY, "
-                               "size INT, mtime_ns INT, state TEXT)")
+                    db.execute("CREATE TABLE IF NOT EXISTS job_states (id TEXT PRIMARY KEY, "
+                               "size INT, mtime_ns INT, state BLOB)")
                     self._db = db
                     break
                 except sqlite3.DatabaseError:
@@ -114,7 +115,7 @@ class Workspace:
         db = self._connect()
         try:
             files = {p: (s, m, i, h) for p, s, m, i, h in db.execute("SELECT * FROM files")}
-            rows = {i: (s, m, st) for i, s, m, st in db.execute("SELECT * FROM states")}
+            rows = {i: (s, m, st) for i, s, m, st in db.execute("SELECT * FROM job_states")}
         except sqlite3.DatabaseError:
             files, rows = {}, {}
         self.hashes = HashCache(files)
@@ -131,7 +132,7 @@ class Workspace:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
                                [(p,) + e for p, e in self.hashes.dirty.items()])
             if self._dirty_rows:
-                db.executemany("INSERT OR REPLACE INTO states VALUES (?,?,?,?)",
+                db.executemany("INSERT OR REPLACE INTO job_states VALUES (?,?,?,?)",
                                [(i,) + r for i, r in self._dirty_rows.items()])
             db.execute("COMMIT")
             self.hashes.dirty.clear()
@@ -151,7 +152,7 @@ class Workspace:
     # ------------------------------------------------------------------ states
     def read_state(self, job_dir: str, job_id: str | None = None) -> dict | None:
         """The job's recorded state, or None if it never ran. Uses the index when valid."""
-        path = os.path.join(job_dir, STATE)
+        path = job_dir + "/" + STATE
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -160,19 +161,25 @@ class Workspace:
             row = self._rows.get(job_id)
             if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
                 state = row[2]
-                if type(state) is str:
-                    state = json.loads(state)
-                    self._rows[job_id] = (row[0], row[1], state)
-                return state
+                if type(state) is bytes:
+                    try:
+                        state = marshal.loads(state)
+                    except (ValueError, EOFError, TypeError):
+                        state = None
+                    if type(state) is dict:
+                        self._rows[job_id] = (row[0], row[1], state)
+                        return state
+                elif type(state) is dict:
+                    return state
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             state = json.loads(text)
         except (OSError, ValueError):
             return {"status": LOST, "reason": "state.json is unreadable"}
-        if job_id is not None and self._rows is not None:
+        if job_id is not None and self._rows is not None and type(state) is dict:
             self._rows[job_id] = (st.st_size, st.st_mtime_ns, state)
-            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, text)
+            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, marshal.dumps(state))
         return state
 
     def write_state(self, job_dir: str, state: dict, job_id: str | None = None):
@@ -182,7 +189,7 @@ class Workspace:
         if job_id is not None and self._rows is not None:
             st = os.stat(path)
             self._rows[job_id] = (st.st_size, st.st_mtime_ns, state)
-            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, text)
+            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, marshal.dumps(state))
 
     # ------------------------------------------------------------------ locks
     def try_lock(self, job_dir: str) -> JobLock | None:

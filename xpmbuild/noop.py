@@ -1,0 +1,141 @@
+"""The no-op fast path: when nothing changed, a run only stats files.
+
+After a run (or plan) in which every selected job ended up done, a *manifest* is kept in
+the workspace: what the command was (file, -D values, targets, name, working directory),
+the content hash of every .xpm source read, and the (size, mtime_ns, inode) of every
+file the decision depended on — each job's state.json, its outputs, its ``path`` inputs
+and python action modules. The next identical command first checks the manifest: if the
+sources hash the same and every file stats the same, every job is still up to date (the
+fingerprints are made only of those things), and the run ends there without parsing,
+evaluating or hashing anything. Any difference, a folder among those files (its content
+cannot be judged by one stat), or a forced rebuild falls back to the full path.
+"""
+from __future__ import annotations
+
+import json
+import marshal
+import os
+from array import array
+import stat as _stat
+
+import xxhash
+
+VERSION = 3
+
+
+def _key(file, defines, name, targets) -> dict:
+    from . import __version__
+    return {"v": VERSION, "xpmbuild": __version__, "file": os.path.abspath(file),
+            "cwd": os.getcwd(), "home": os.environ.get("HOME", ""),
+            "defines": sorted((defines or {}).items()), "name": name or "",
+            "targets": list(targets or ())}
+
+
+def _path(ws_root: str, key: dict) -> str:
+    digest = xxhash.xxh3_64_hexdigest(repr(sorted(key.items())).encode())
+    return os.path.join(ws_root, ".xpm", f"noop-{digest}.marshal")
+
+
+def _sig(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if _stat.S_ISDIR(st.st_mode):
+        return "dir"
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _content(path):
+    try:
+        with open(path, "rb") as f:
+            return xxhash.xxh3_128_hexdigest(f.read())
+    except OSError:
+        return None
+
+
+def check(ws_root: str, file, defines, name, targets):
+    """The manifest if nothing changed since it was written, else None."""
+    try:
+        return _check(ws_root, file, defines, name, targets)
+    except Exception:       # a damaged manifest only costs the fast path
+        return None
+
+
+def _check(ws_root, file, defines, name, targets):
+    key = _key(file, defines, name, targets)
+    try:
+        with open(_path(ws_root, key), "rb") as f:
+            m = marshal.load(f)
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if type(m) is not dict or m.get("key") != key:
+        return None
+    for path, digest in m["sources"].items():
+        if _content(path) != digest:
+            return None
+    sigs = array("q")
+    sigs.frombytes(m["sigs"])
+    stat = os.stat
+    i = 0
+    for path in m["paths"].split("\0"):
+        try:
+            st = stat(path)
+        except OSError:
+            return None
+        if st.st_size != sigs[i] or st.st_mtime_ns != sigs[i + 1] or st.st_ino != sigs[i + 2]:
+            return None
+        i += 3
+    return m
+
+
+def record(ws_root: str, file, defines, name, targets, plan, nodes):
+    """Write the manifest after a run in which every job is done (else remove it)."""
+    from .actions import python_module_file
+    from .rebuild import input_paths
+    key = _key(file, defines, name, targets)
+    path = _path(ws_root, key)
+    if not nodes or any(n.status != "done" for n in nodes):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return False
+    seen: dict = {}
+    for n in nodes:
+        job = n.job
+        files = [n.dir + "/state.json"]
+        files += [n.dir + "/" + rel for rel in job.task.outputs.values()]
+        files += input_paths(job)
+        if job.task.action_kind == "python":
+            mod = python_module_file(job.task)
+            if mod:
+                files.append(mod)
+        for p in files:
+            if p not in seen:
+                sig = _sig(p)
+                if sig is None or sig == "dir":
+                    return False      # a folder or a missing file: no fast path
+                seen[p] = sig
+    sigs = array("q")
+    for sig in seen.values():
+        sigs.extend(sig)
+    # kept as one string and one byte array: loading them costs almost nothing
+    manifest = {
+        "key": key,
+        "sources": {s: _content(s) for s in plan.sources},
+        "paths": "\0".join(seen), "sigs": sigs.tobytes(),
+        "experiment": plan.name,
+        "count": len(nodes),
+        "nodes_json": json.dumps([
+            {"id": n.job.id, "task": n.job.task.name, "dir": n.dir, "status": "done",
+             "reasons": [], "deps": [d.id for d in n.job.deps], "tags": n.job.tags,
+             "will_run": False} for n in nodes]),
+    }
+    data = marshal.dumps(manifest)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return True
