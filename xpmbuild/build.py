@@ -29,6 +29,7 @@ class BuildResult:
     counts: dict = field(default_factory=dict)
     interrupted: bool = False
     detached: bool = False
+    launcher_name: str = "local"
 
     @property
     def ok(self) -> bool:
@@ -128,7 +129,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
                           settings=settings)
-    result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach)
+    result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
+                         launcher_name=launcher.name)
     try:
         scheduler.run()
     except Interrupted:

@@ -3,7 +3,7 @@
 A :class:`TaskDef` or :class:`ConfigDef` is a checked declaration. Calling one in the
 plan makes a :class:`ConfigValue` or a :class:`Job`. Each value knows its canonical
 identity encoding, computed once when it is made from its arguments' already-computed
-encodings (docs/identity.md is the contract; ``ENCODING_VERSION`` names it).
+encodings (docs/language.md §6 is the contract; ``ENCODING_VERSION`` names it).
 
 The job id is ``xxh3_128`` of ``ENCODING_PREFIX + encoding``: changing anything in
 :func:`encode` changes every user's job ids, so it needs a new ``ENCODING_VERSION``
@@ -137,7 +137,7 @@ class Job:
 
 
 def encode(value) -> str:
-    """Canonical identity encoding of an already type-checked value (docs/identity.md)."""
+    """Canonical identity encoding of an already type-checked value (docs/language.md §6)."""
     t = type(value)
     if t is str:
         return _json_str(value)

@@ -149,6 +149,13 @@ def render_summary(result, con) -> None:
         con.print(f"[yellow]- {label(n.job)}[/] skipped: {'; '.join(n.reasons)}")
     if len(skipped) > 5:
         con.print(f"[yellow]- … and {len(skipped) - 5} more skipped[/]")
+    if getattr(result, "detached", False):
+        submitted = [n for n in result.nodes if n.status in ("queued", "running")]
+        for n in submitted:
+            con.print(f"[cyan]{n.state.get('launcher_id') if n.state else '?'}[/]  "
+                      f"{label(n.job)}  ({'; '.join(n.reasons[:2])})")
+        con.print(f"[cyan]{len(submitted)} jobs queued on {result.launcher_name}[/]; "
+                  "`xpmbuild status` follows them")
     c = result.counts
     ran = c.get("ran", 0)
     done = sum(1 for n in result.nodes if n.status == "done")

@@ -21,13 +21,14 @@ from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, R
                         Workspace, now)
 
 
-def write_if_changed(path: str, text: str):
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
-                return
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
+def write_if_changed(path: str, text: str, new_dir=False):
+    if not new_dir:
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read() == text:
+                    return
+        except (FileNotFoundError, UnicodeDecodeError):
+            pass
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
@@ -302,7 +303,14 @@ class Scheduler:
             if self.slots is not None and self.used + need > self.slots and self.used:
                 break
             self.to_launch.popleft()
-            os.makedirs(node.dir, exist_ok=True)
+            try:
+                os.mkdir(node.dir)
+                node.error = "new"          # a fresh folder: nothing to compare or clear
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(node.dir, exist_ok=True)
+                node.error = "new"
             lock = self.ws.try_lock(node.dir)
             if lock is None:
                 self._wait_elsewhere(node)
@@ -375,11 +383,14 @@ class Scheduler:
     def _prepare(self, node: Node):
         """Write params.json and command.sh; clear the previous build's results."""
         job, d = node.job, node.dir
+        new = node.error == "new"
+        node.error = None
         # not atomic on purpose: the job is not done until state.json says so
-        write_if_changed(os.path.join(d, "params.json"),
-                         json.dumps(actions.params_document(job), indent=1, sort_keys=True))
-        write_if_changed(os.path.join(d, "command.sh"),
-                         actions.command_script(job, node.decision.action))
+        write_if_changed(d + "/params.json",
+                         json.dumps(actions.params_document(job), indent=1, sort_keys=True), new)
+        write_if_changed(d + "/command.sh", actions.command_script(job, node.decision.action), new)
+        if new and not any("/" in rel for rel in job.task.outputs.values()):
+            return
         for name in (EXIT_FILE,):
             try:
                 os.unlink(os.path.join(d, name))

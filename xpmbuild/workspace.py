@@ -183,8 +183,9 @@ class Workspace:
         return state
 
     def write_state(self, job_dir: str, state: dict, job_id: str | None = None):
-        text = json.dumps(state, indent=1, sort_keys=True)
-        path = os.path.join(job_dir, STATE)
+        # compact: the C encoder (indent would use the slow pure-Python one)
+        text = json.dumps(state, sort_keys=True)
+        path = job_dir + "/" + STATE
         atomic_write(path, text)
         if job_id is not None and self._rows is not None:
             st = os.stat(path)

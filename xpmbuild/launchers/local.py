@@ -44,6 +44,15 @@ class LocalLauncher(Launcher):
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
 
+    def _env(self, env):
+        """os.environ plus the settings' [env], built once (not per job)."""
+        key = tuple(sorted((env or {}).items()))
+        if getattr(self, "_env_key", None) != key:
+            base = dict(os.environ)
+            base.update({k: str(v) for k, v in (env or {}).items()})
+            self._env_key, self._env_cache = key, base
+        return self._env_cache
+
     def slots(self):
         return self.cpus
 
@@ -61,10 +70,9 @@ class LocalLauncher(Launcher):
         gpus = int(requires.get("gpus") or 0)
         taken = self.free_gpus[:gpus]
         del self.free_gpus[:gpus]
-        child_env = dict(os.environ)
-        child_env.update({k: str(v) for k, v in env.items()})
+        child_env = self._env(env)
         if gpus or self.gpu_count:
-            child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
+            child_env = dict(child_env, CUDA_VISIBLE_DEVICES=",".join(taken))
         try:
             pid = os.posix_spawn(BASH, [BASH, "-c", wrapper_script(job_dir)], child_env,
                                  setsid=True)
