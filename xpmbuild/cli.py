@@ -341,13 +341,21 @@ def status(workspace, experiment, as_json, settings_file):
                      "summary": dict(counts, jobs=len(recs))})
         return
     con = console()
+    states = sorted(counts)
+    by_task: dict = {}
+    for r in recs:
+        row = by_task.setdefault(r.task, {})
+        row[r.status] = row.get(r.status, 0) + 1
     summary = Table(title=f"{ws.root}" + (f" — experiment {experiment}" if experiment else ""),
                     title_justify="left")
-    summary.add_column("state")
-    summary.add_column("jobs", justify="right")
-    for st, n in sorted(counts.items()):
-        summary.add_row(f"[{STATUS_STYLE.get(st, '')}]{st}[/]", str(n))
-    summary.add_row("[bold]total[/]", f"[bold]{len(recs)}[/]")
+    summary.add_column("task")
+    for st in states:
+        summary.add_column(f"[{STATUS_STYLE.get(st, '')}]{st}[/]", justify="right")
+    summary.add_column("total", justify="right")
+    for task, row in sorted(by_task.items()):
+        summary.add_row(task, *[str(row.get(st, "")) for st in states], str(sum(row.values())))
+    summary.add_row("[bold]all[/]", *[f"[bold]{counts[st]}[/]" for st in states],
+                    f"[bold]{len(recs)}[/]")
     con.print(summary)
     notable = [r for r in recs if r.status != "done"]
     if notable:
