@@ -66,15 +66,21 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
     for n in nodes:
         state = ws.read_state(n.dir, n.job.id)
         n.state = state
-        if state is not None and state.get("status") in ACTIVE and ws.is_locked(n.dir):
-            n.status = RUNNING
-            n.reasons = ["running in another xpmbuild process"]
-            continue
+        if state is not None and state.get("status") in ACTIVE:
+            live = _active_now(ws, n, state, by_id)
+            if live is None:
+                state = n.state          # it ended: judged on what it left (recorded later)
+            elif live is not False:
+                n.status, n.reasons = live
+                continue
+            else:
+                state = n.state = dict(state, status="lost",
+                                       reason="it left no result and no longer runs")
         dep_states = {}
         waits = []
         for d in n.job.deps:
             dn = by_id.get(d.id)
-            if dn is not None and dn.will_run:
+            if dn is not None and (dn.will_run or dn.status in ACTIVE):
                 waits.append(f"waits on {d.task.name}/{short(d.id)}")
             dep_states[d.id] = dn.state if dn is not None else \
                 ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
@@ -97,6 +103,31 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
             n.reasons = waits
             n.will_run = True
         n.decision = decision
+
+
+def _active_now(ws, n, state, by_id):
+    """A job recorded as queued/running, as things stand: (status, reasons) if it is still
+    queued or running, None if it ended (``n.state`` then holds what recording it would
+    give), False if it is gone without a result."""
+    from .launchers.base import read_exit_file
+    from .rebuild import record_end
+    if ws.is_locked(n.dir):
+        return state.get("status"), ["running in another xpmbuild process"]
+    code = read_exit_file(n.dir)
+    if code is not None:
+        n.state = record_end(ws, n.dir, n.job.id, n.job.task.outputs, state, code, None, None,
+                             lambda d: by_id[d].state if d in by_id else None)
+        return None
+    if state.get("launcher") == "local" or state.get("pid_start"):
+        from .launchers.local import _proc_start_time
+        pid = state.get("launcher_id")
+        if isinstance(pid, int) and _proc_start_time(pid) is not None \
+                and _proc_start_time(pid) == state.get("pid_start"):
+            return RUNNING, [f"running (pid {pid}), started by an earlier xpmbuild: the next "
+                             "run waits for it"]
+        return False
+    return state.get("status"), [f"{state.get('status')} on {state.get('launcher')} (job "
+                                 f"{state.get('launcher_id')})"]
 
 
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,

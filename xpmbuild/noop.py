@@ -23,9 +23,10 @@ import xxhash
 VERSION = 3
 
 
-def _key(file, defines, name, targets) -> dict:
+def _key(ws_root, file, defines, name, targets) -> dict:
     from . import __version__
     return {"v": VERSION, "xpmbuild": __version__, "file": os.path.abspath(file),
+            "workspace": os.path.abspath(ws_root),
             "cwd": os.getcwd(), "home": os.environ.get("HOME", ""),
             "defines": sorted((defines or {}).items()), "name": name or "",
             "targets": list(targets or ())}
@@ -63,7 +64,7 @@ def check(ws_root: str, file, defines, name, targets):
 
 
 def _check(ws_root, file, defines, name, targets):
-    key = _key(file, defines, name, targets)
+    key = _key(ws_root, file, defines, name, targets)
     try:
         with open(_path(ws_root, key), "rb") as f:
             m = marshal.load(f)
@@ -93,7 +94,7 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes):
     """Write the manifest after a run in which every job is done (else remove it)."""
     from .actions import python_module_file
     from .rebuild import input_paths
-    key = _key(file, defines, name, targets)
+    key = _key(ws_root, file, defines, name, targets)
     path = _path(ws_root, key)
     if not nodes or any(n.status != "done" for n in nodes):
         try:

@@ -135,8 +135,8 @@ def render_plan(result, con) -> None:
 def render_summary(result, con) -> None:
     from .build import tail
     import os
-    failed = [n for n in result.nodes if n.status == "failed" and n.ran]
-    skipped = [n for n in result.nodes if n.status == "failed" and not n.ran]
+    failed = [n for n in result.nodes if n.status == "failed" and not n.skipped]
+    skipped = [n for n in result.nodes if n.skipped]
     for n in failed[:5]:
         con.print(f"[red bold]✗ {label(n.job)}[/] failed: {n.error}")
         con.print(f"  folder: {n.dir}")

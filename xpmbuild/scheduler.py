@@ -39,7 +39,7 @@ class Interrupted(Exception):
 
 class Node:
     __slots__ = ("job", "dir", "status", "reasons", "will_run", "ran", "state", "decision",
-                 "remaining", "dependents", "handle", "lock", "started", "error")
+                 "remaining", "dependents", "handle", "lock", "started", "error", "skipped")
 
     def __init__(self, job, job_dir):
         self.job = job
@@ -56,6 +56,7 @@ class Node:
         self.lock = None
         self.started = None
         self.error = None
+        self.skipped = False
 
 
 class Reporter:
@@ -302,6 +303,9 @@ class Scheduler:
             need = self._need(node)
             if self.slots is not None and self.used + need > self.slots and self.used:
                 break
+            if not self.launcher.can_start(node.job.task.requires, batch) and \
+                    (self.running or batch):
+                break           # e.g. its GPUs are busy: wait for a job to end
             self.to_launch.popleft()
             try:
                 os.mkdir(node.dir)
@@ -467,6 +471,7 @@ class Scheduler:
             stack.extend(n.dependents)
 
     def _skip(self, node: Node, reason):
+        node.skipped = True
         node.status = FAILED if "dependency" in reason else WAITING
         node.reasons = [reason]
         node.will_run = False

@@ -24,9 +24,10 @@ class SettingsError(Exception):
 LAUNCHER_KEYS = {
     "local": {"type": str, "cpus": int, "gpus": (int, list), "connector": str},
     "slurm": {"type": str, "partition": str, "account": str, "qos": str, "extra": list,
-              "connector": str, "poll": (int, float), "array": bool, "max_array": int},
+              "connector": str, "poll": (int, float), "array": bool, "max_array": int,
+              "python": str},
     "oar": {"type": str, "queue": str, "user": str, "extra": list, "connector": str,
-            "poll": (int, float), "project": str},
+            "poll": (int, float), "project": str, "python": str},
 }
 CONNECTOR_KEYS = {
     "ssh": {"type": str, "host": str, "user": str, "port": int, "key": str, "workspace": str,

@@ -243,8 +243,11 @@ class Workspace:
                     pass
             for name_ in set(wanted) - present:
                 task, job_id = wanted[name_]
-                os.symlink(os.path.join("..", "..", "..", "jobs", task, job_id),
-                           os.path.join(links, name_))
+                try:
+                    os.symlink(os.path.join("..", "..", "..", "jobs", task, job_id),
+                               os.path.join(links, name_))
+                except FileExistsError:     # another run of the same experiment made it
+                    pass
         return exp
 
     def experiment_jobs(self, name: str) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 
 from ..workspace import EXIT_FILE
 
@@ -41,14 +42,29 @@ class Ended:
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
 
 
-def wrapper_script(job_dir: str) -> str:
-    """Shell text that runs command.sh with its logs and records its exit code."""
-    # command.sh runs in a subshell (a fork, not a second bash exec) with the options a
-    # `bash -eu -o pipefail command.sh` would have; the exit code is written by the job
+def finish_command(job_dir_expr: str = ".") -> str:
+    """The command that records the result from inside the job (xpmbuild/finish.py)."""
+    return f"{shlex.quote(sys.executable)} -m xpmbuild.finish {job_dir_expr} $rc"
+
+
+def wrapper_script(job_dir: str, watcher_pid: int | None = None) -> str:
+    """Shell text that runs command.sh with its logs and records its exit code.
+
+    command.sh runs in a subshell (a fork, not a second bash exec) with the options a
+    ``bash -eu -o pipefail command.sh`` would have. The exit code goes to .xpm-exit; when
+    the xpmbuild that started the job (``watcher_pid``) is gone, the job also records its
+    full result in state.json itself (``kill -0`` is a builtin: nothing more runs while
+    xpmbuild watches).
+    """
     d = shlex.quote(job_dir)
+    record = f"echo $rc >{EXIT_FILE}; "
+    if watcher_pid:
+        record += f"kill -0 {int(watcher_pid)} 2>/dev/null || {finish_command()} 2>/dev/null; "
+    else:
+        record += f"{finish_command()} 2>/dev/null; "
     return (f"cd {d} || exit 97; "
             f"(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log; rc=$?; "
-            f"echo $rc >{EXIT_FILE}; exit $rc")
+            + record + "exit $rc")
 
 
 def read_exit_file(job_dir: str):
@@ -80,6 +96,11 @@ class Launcher:
             except LauncherError as e:
                 out.append(e)
         return out
+
+    def can_start(self, requires: dict, batch=()) -> bool:
+        """Whether a job with these requirements can start now, besides the nodes of
+        ``batch`` about to start (beyond cpu slots, which the scheduler counts)."""
+        return True
 
     def bind(self, workspace_root: str):
         """Called once with the workspace before jobs start."""

@@ -17,7 +17,8 @@ from .base import Ended, Handle, Launcher, LauncherError
 
 
 class BatchLauncher(Launcher):
-    def __init__(self, name, connector=None, poll=10.0, settings=None, workspace_root=None):
+    def __init__(self, name, connector=None, poll=10.0, settings=None, workspace_root=None,
+                 python=None):
         from ..connectors import make_connector
         self.name = name
         self.connector_name = connector
@@ -30,6 +31,10 @@ class BatchLauncher(Launcher):
         self.commands = 0                        # cluster commands issued (benchmarks)
         self.polls = 0
         self.last_states: dict[str, str] = {}
+        # the interpreter that runs xpmbuild.finish on the cluster's nodes: this one, unless
+        # the jobs run on another host (set `python` in the launcher's settings)
+        import sys
+        self.python = shlex.quote(python or sys.executable)
 
     def _run(self, argv, input=None, timeout=120):
         self.commands += 1
@@ -66,6 +71,9 @@ class BatchLauncher(Launcher):
                   "(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log",
                   "rc=$?",
                   f"echo $rc >{EXIT_FILE}",
+                  # the job records its own result (a no-op while an xpmbuild holds the
+                  # folder's lock and records it)
+                  f"{self.python} -m xpmbuild.finish . $rc 2>/dev/null",
                   "exit $rc"]
         text = "\n".join(lines) + "\n"
         path = os.path.join(self.script_dir(),

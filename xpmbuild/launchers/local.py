@@ -19,11 +19,15 @@ BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
 
 
 def _proc_start_time(pid: int):
+    """The start time of a live process (None if gone, or a zombie waiting to be reaped)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 class LocalLauncher(Launcher):
@@ -59,6 +63,11 @@ class LocalLauncher(Launcher):
     def running(self) -> int:
         return len(self.procs)
 
+    def can_start(self, requires: dict, batch=()) -> bool:
+        """Whether the GPUs this job needs are free now (cpu slots are the scheduler's)."""
+        reserved = sum(int(n.job.task.requires.get("gpus") or 0) for n in batch)
+        return int(requires.get("gpus") or 0) <= len(self.free_gpus) - reserved
+
     def check(self, requires: dict):
         gpus = int(requires.get("gpus") or 0)
         if gpus > self.gpu_count:
@@ -74,8 +83,8 @@ class LocalLauncher(Launcher):
         if gpus or self.gpu_count:
             child_env = dict(child_env, CUDA_VISIBLE_DEVICES=",".join(taken))
         try:
-            pid = os.posix_spawn(BASH, [BASH, "-c", wrapper_script(job_dir)], child_env,
-                                 setsid=True)
+            pid = os.posix_spawn(BASH, [BASH, "-c", wrapper_script(job_dir, os.getpid())],
+                                 child_env, setsid=True)
         except OSError as e:
             self.free_gpus.extend(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
@@ -155,6 +164,7 @@ class LocalLauncher(Launcher):
 
     def cancel(self, handles=None):
         targets = [h.launcher_id for h in handles] if handles is not None else list(self.procs)
+        self._cancelled = getattr(self, "_cancelled", set()) | set(targets)
         for pid in targets:
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -165,11 +175,23 @@ class LocalLauncher(Launcher):
         """After cancel(): wait up to ``grace`` seconds, then SIGKILL what is left."""
         deadline = time.monotonic() + grace
         ended = []
-        while self.procs and time.monotonic() < deadline:
+        groups = set(getattr(self, "_cancelled", ())) | set(self.procs)
+
+        def members_left():
+            for pgid in groups:
+                try:
+                    os.killpg(pgid, 0)
+                    return True
+                except (ProcessLookupError, PermissionError):
+                    continue
+            return False
+
+        while (self.procs or members_left()) and time.monotonic() < deadline:
             ended.extend(self.wait(0.1))
-        for pid in list(self.procs):
+        # a job that ignores SIGTERM (its wrapper, the group leader, may be gone already)
+        for pgid in groups:
             try:
-                os.killpg(pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         while self.procs:

@@ -52,8 +52,9 @@ class OarLauncher(BatchLauncher):
     type = "oar"
 
     def __init__(self, name="oar", queue=None, user=None, project=None, extra=None,
-                 connector=None, poll=10.0, settings=None, workspace_root=None, **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root)
+                 connector=None, poll=10.0, settings=None, workspace_root=None, python=None,
+                 **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root, python)
         self.queue = queue
         self.user = user
         self.project = project

@@ -71,8 +71,8 @@ class SlurmLauncher(BatchLauncher):
 
     def __init__(self, name="slurm", partition=None, account=None, qos=None, extra=None,
                  connector=None, poll=10.0, array=True, max_array=1000, settings=None,
-                 workspace_root=None, **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root)
+                 workspace_root=None, python=None, **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root, python)
         self.partition, self.account, self.qos = partition, account, qos
         self.extra = list(extra or [])
         self.array = array

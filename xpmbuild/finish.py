@@ -1,0 +1,40 @@
+"""Records a job's result from inside the job, when no xpmbuild is there to do it.
+
+``python -m xpmbuild.finish JOB_DIR EXIT_CODE`` checks and hashes the job's outputs and
+writes its ``state.json`` atomically, under the job folder's lock. The wrappers run it
+when the xpmbuild that started the job is gone (killed, or a detached cluster run), so a
+job's result is known even if xpmbuild was not running when the job ended. When an
+xpmbuild holds the folder's lock, it records the result itself and this does nothing.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def finish(job_dir: str, code: int) -> str:
+    from .hashing import HashCache
+    from .status import reconcile
+    from .workspace import ACTIVE, Workspace
+    job_dir = os.path.abspath(job_dir)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(job_dir)))   # WS/jobs/TASK/ID
+    ws = Workspace(root)
+    ws.hashes, ws._rows = HashCache(), None
+    state = ws.read_state(job_dir)
+    if state is None or state.get("status") not in ACTIVE:
+        return "nothing to record"
+    new = reconcile(ws, os.path.basename(job_dir), job_dir, state, code)
+    return new.get("status", "?")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        finish(argv[0], int(argv[1]))
+    except Exception as e:     # never change the job's own exit status
+        print(f"xpmbuild.finish: {e}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
