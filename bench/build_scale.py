@@ -91,9 +91,14 @@ def main():
                 doc = json.loads(res["out"])
                 ran = doc["summary"].get("ran", 0)
                 per_job = (res["dt"] / ran * 1000) if ran else 0.0
+                # xpmbuild's own CPU time (not its jobs'), per job that ran: the overhead
+                cpu = doc["summary"].get("xpmbuild_cpu_seconds")
+                own = f" xpmbuild_cpu={cpu:.2f}s" if cpu is not None else ""
+                if ran and cpu is not None:
+                    own += f" overhead_per_job={cpu / ran * 1000:.2f}ms"
                 print(f"N={n} phase={phase:<6} time={res['dt']:.2f}s "
                       f"peak_rss={res['rss'] / 1024:.0f}MB ran={ran}"
-                      + (f" per_job={per_job:.2f}ms" if ran else ""), flush=True)
+                      + (f" wall_per_job={per_job:.2f}ms" if ran else "") + own, flush=True)
         finally:
             shutil.rmtree(d, ignore_errors=True)
 

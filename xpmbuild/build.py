@@ -30,6 +30,7 @@ class BuildResult:
     interrupted: bool = False
     detached: bool = False
     launcher_name: str = "local"
+    t0: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,11 @@ class BuildResult:
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
         if not self.dry_run:
             summary["failed"] = sum(1 for n in self.nodes if n.status == "failed")
+            import resource
+            import time as _time
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            summary["seconds"] = round(_time.monotonic() - self.t0, 3)
+            summary["xpmbuild_cpu_seconds"] = round(ru.ru_utime + ru.ru_stime, 3)
         return {"experiment": self.plan.name, "workspace": self.workspace.root,
                 "dry_run": self.dry_run, "nodes": nodes, "summary": summary}
 
@@ -160,8 +166,9 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
                           settings=settings)
+    import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
-                         launcher_name=launcher.name)
+                         launcher_name=launcher.name, t0=time.monotonic())
     try:
         scheduler.run()
     except Interrupted:

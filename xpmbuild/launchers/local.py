@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 import signal
 import socket
 import time
 
-from .base import Ended, Handle, Launcher, LauncherError, read_exit_file, wrapper_script
+from ..workspace import EXIT_FILE
+from .base import Ended, Handle, Launcher, LauncherError, finish_command, read_exit_file
 
 BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
+_LOG = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
 def _proc_start_time(pid: int):
@@ -47,6 +50,15 @@ class LocalLauncher(Launcher):
         self.host = socket.gethostname()
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
+
+    def _script(self, job_dir):
+        """One bash per job: command.sh sourced with -eu -o pipefail, the logs opened by
+        posix_spawn, the exit code written by an EXIT trap (and, if this xpmbuild is gone
+        by then, the full result: xpmbuild.finish). No subshell, no second exec."""
+        record = (f"rc=$?; echo $rc >{EXIT_FILE}; kill -0 {os.getpid()} 2>/dev/null || "
+                  f"{finish_command()} 2>/dev/null; exit $rc")
+        return (f"cd {shlex.quote(job_dir)} || exit 97; trap {shlex.quote(record)} EXIT; "
+                "set -eu -o pipefail; . ./command.sh")
 
     def _env(self, env):
         """os.environ plus the settings' [env], built once (not per job)."""
@@ -83,8 +95,10 @@ class LocalLauncher(Launcher):
         if gpus or self.gpu_count:
             child_env = dict(child_env, CUDA_VISIBLE_DEVICES=",".join(taken))
         try:
-            pid = os.posix_spawn(BASH, [BASH, "-c", wrapper_script(job_dir, os.getpid())],
-                                 child_env, setsid=True)
+            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir)], child_env,
+                                 setsid=True, file_actions=[
+                                     (os.POSIX_SPAWN_OPEN, 1, job_dir + "/stdout.log", _LOG, 0o644),
+                                     (os.POSIX_SPAWN_OPEN, 2, job_dir + "/stderr.log", _LOG, 0o644)])
         except OSError as e:
             self.free_gpus.extend(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
