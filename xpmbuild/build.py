@@ -124,11 +124,10 @@ def _active_now(ws, n, state, by_id):
         n.state = record_end(ws, n.dir, n.job.id, n.job.task.outputs, state, code, None, None,
                              lambda d: by_id[d].state if d in by_id else None)
         return None
-    if state.get("launcher") == "local" or state.get("pid_start"):
-        from .launchers.local import _proc_start_time
+    from .launchers.local import is_local_record, job_process_alive
+    if is_local_record(state):
         pid = state.get("launcher_id")
-        if isinstance(pid, int) and _proc_start_time(pid) is not None \
-                and _proc_start_time(pid) == state.get("pid_start"):
+        if job_process_alive(pid, n.dir):
             return RUNNING, [f"running (pid {pid}), started by an earlier xpmbuild: the next "
                              "run waits for it"]
         return False

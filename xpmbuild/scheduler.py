@@ -349,6 +349,7 @@ class Scheduler:
             node.started = now()
             state = {"status": node.status, "task": node.job.task.name, "id": node.job.id,
                      "started": node.started, "launcher": self.launcher.name,
+                     "launcher_type": self.launcher.type,
                      "launcher_id": handle.launcher_id, "reasons": node.reasons,
                      "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
                      "dep_tasks": {d.id: d.task.name for d in node.job.deps}}

@@ -87,10 +87,9 @@ def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | Non
             return LOST, "the launcher no longer knows it and it left no result"
         return "failed", f"ended in {state.get('launcher')} as {word} without a result"
     pid = state.get("launcher_id")
-    if state.get("launcher") == "local" or state.get("pid_start"):
-        from .launchers.local import _proc_start_time
-        if isinstance(pid, int) and _proc_start_time(pid) == state.get("pid_start") \
-                and _proc_start_time(pid) is not None:
+    from .launchers.local import is_local_record, job_process_alive
+    if is_local_record(state):
+        if job_process_alive(pid, job_dir):
             return state["status"], "running, no xpmbuild attached"
         return LOST, "xpmbuild stopped while it ran and it left no result"
     return state["status"], ""

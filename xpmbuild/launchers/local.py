@@ -21,16 +21,28 @@ BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
 _LOG = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-def _proc_start_time(pid: int):
-    """The start time of a live process (None if gone, or a zombie waiting to be reaped)."""
+def is_local_record(state: dict) -> bool:
+    """A state written by the local launcher of this machine."""
+    return state.get("launcher_type", state.get("launcher")) == "local" and \
+        state.get("host") == socket.gethostname()
+
+
+def job_process_alive(pid, job_dir: str) -> bool:
+    """Whether ``pid`` is alive (not a zombie) and is the job of ``job_dir``.
+
+    Every local job carries ``XPM_JOB_DIR`` in its environment, so a pid reused by an
+    unrelated process after a reboot or a long time is never taken for the job.
+    """
+    if not isinstance(pid, int):
+        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+            if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return b"\0XPM_JOB_DIR=" + job_dir.encode() + b"\0" in b"\0" + f.read()
     except (OSError, IndexError):
-        return None
-    if fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
+        return False
 
 
 class LocalLauncher(Launcher):
@@ -91,9 +103,9 @@ class LocalLauncher(Launcher):
         gpus = int(requires.get("gpus") or 0)
         taken = self.free_gpus[:gpus]
         del self.free_gpus[:gpus]
-        child_env = self._env(env)
+        child_env = dict(self._env(env), XPM_JOB_DIR=job_dir)
         if gpus or self.gpu_count:
-            child_env = dict(child_env, CUDA_VISIBLE_DEVICES=",".join(taken))
+            child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
         try:
             pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir)], child_env,
                                  setsid=True, file_actions=[
@@ -102,8 +114,7 @@ class LocalLauncher(Launcher):
         except OSError as e:
             self.free_gpus.extend(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
-        handle = Handle(key, job_dir, pid, {"host": self.host,
-                                            "pid_start": _proc_start_time(pid)})
+        handle = Handle(key, job_dir, pid, {"host": self.host})
         self._watch(pid, handle, taken, own=True)
         return handle
 
@@ -130,7 +141,7 @@ class LocalLauncher(Launcher):
             code = os.waitstatus_to_exitcode(status) if status is not None else \
                 read_exit_file(handle.job_dir)
         else:
-            if _proc_start_time(pid) == handle.extra.get("pid_start") and fd is None:
+            if fd is None and job_process_alive(pid, handle.job_dir):
                 return None
             code = read_exit_file(handle.job_dir)
         del self.procs[pid]
@@ -219,8 +230,8 @@ class LocalLauncher(Launcher):
             return Ended(Handle(key, job_dir, pid), code)
         if state.get("host") != self.host or not isinstance(pid, int):
             return None
-        if _proc_start_time(pid) is None or _proc_start_time(pid) != state.get("pid_start"):
+        if not job_process_alive(pid, job_dir):
             return None
-        handle = Handle(key, job_dir, pid, {"host": self.host, "pid_start": state.get("pid_start")})
+        handle = Handle(key, job_dir, pid, {"host": self.host})
         self._watch(pid, handle, [], own=False)
         return handle
