@@ -138,7 +138,7 @@ def _active_now(ws, n, state, by_id):
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
-          settings: dict | None = None) -> BuildResult:
+          settings: dict | None = None, on_interrupt=None) -> BuildResult:
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = make_nodes(plan, ws, targets)
     unknown = [t for t in force if t not in plan.tasks]
@@ -164,7 +164,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     launcher.bind(ws.root)
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
-                          settings=settings)
+                          settings=settings, on_interrupt=on_interrupt)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic())

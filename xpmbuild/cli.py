@@ -137,8 +137,28 @@ def _fast_noop(ws, file, defines, name, targets, dry_run, as_json) -> bool:
     return True
 
 
+def _interrupt_policy(cancel_on_interrupt, leave_running):
+    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only."""
+    if cancel_on_interrupt:
+        return lambda n: True
+    if leave_running:
+        return lambda n: False
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return lambda n: True
+
+    def ask(n):
+        try:
+            return click.confirm(f"\nInterrupted: cancel the {n} running job{'s' if n > 1 else ''}"
+                                 " (no: leave them running; the next run re-attaches)?",
+                                 default=True, err=True)
+        except (click.Abort, EOFError, KeyboardInterrupt):
+            return True
+    return ask
+
+
 def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file, detach=False):
+           force_all, as_json, name, settings_file, detach=False, cancel_on_interrupt=False,
+           leave_running=False):
     from .workspace import resolve_workspace
     settings = _settings(file, settings_file)
     ws = resolve_workspace(workspace, settings)
@@ -166,7 +186,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings)
+                       settings=settings,
+                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
     except ValueError as err:
         _fail(f"error: {err}")
     finally:
@@ -217,11 +238,17 @@ def build_options(f):
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would run, and why; run nothing.")
 @click.option("--detach", is_flag=True,
               help="Slurm: submit every stale job chained with afterok, then exit.")
+@click.option("--cancel-on-interrupt", is_flag=True,
+              help="On Ctrl-C, cancel the running jobs without asking.")
+@click.option("--leave-running", is_flag=True,
+              help="On Ctrl-C, leave the running jobs running (the next run re-attaches).")
 def run(file, targets, workspace, jobs, launcher_name, defines, keep_going, force, force_all,
-        as_json, name, settings_file, dry_run, detach):
+        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running):
     """Build the stale jobs of FILE (or of the TARGETS: TASK or TASK[tag=value,...])."""
+    if cancel_on_interrupt and leave_running:
+        raise click.UsageError("--cancel-on-interrupt and --leave-running exclude each other")
     _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file, detach)
+           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running)
 
 
 @main.command()

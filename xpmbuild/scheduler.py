@@ -73,7 +73,7 @@ class Reporter:
 class Scheduler:
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
-                 poll_interval=0.2, detach=False, settings=None):
+                 poll_interval=0.2, detach=False, settings=None, on_interrupt=None):
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -88,6 +88,8 @@ class Scheduler:
         self.reporter = reporter or Reporter()
         self.poll_interval = poll_interval
         self.detach = detach
+        # on_interrupt(n_running) -> True to cancel the running jobs, False to leave them
+        self.on_interrupt = on_interrupt
         self.settings = settings
         self._others: dict = {}
         self._other_checked: dict = {}
@@ -482,6 +484,15 @@ class Scheduler:
     # ------------------------------------------------------------------ interruption
     def _interrupt(self):
         handles = [n.handle for n in self.running.values() if n.handle is not None]
+        if handles and self.on_interrupt is not None and not self.on_interrupt(len(handles)):
+            # leave them running: their records say running/queued with the launcher's id,
+            # and the next run re-attaches (or records what they left)
+            for node in self.running.values():
+                node.reasons = ["left running after an interruption"]
+                if node.lock:
+                    node.lock.release()
+                    node.lock = None
+            return
         self.launcher.cancel(handles)
         ended = self.launcher.kill_after(5.0) if hasattr(self.launcher, "kill_after") else []
         by_key = {e.handle.key: e for e in ended}
