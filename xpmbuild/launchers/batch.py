@@ -97,6 +97,22 @@ class BatchLauncher(Launcher):
     def poll(self) -> list[Ended]:
         raise NotImplementedError
 
+    cancel_command = ""      # "scancel", "oardel": takes the job ids as arguments
+
+    def cancel(self, handles=None):
+        ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)
+        if ids:
+            self._run([self.cancel_command] + [str(i) for i in ids])
+
+    def vanished(self, h: Handle) -> Ended:
+        """A job the cluster no longer knows: its own exit file, or lost."""
+        from .base import read_exit_file
+        code = read_exit_file(h.job_dir)
+        if code is not None:
+            return Ended(h, code)
+        return Ended(h, None, f"{self.type} no longer knows the job and it left no result",
+                     status="lost")
+
     def wait(self, timeout):
         if not self.tracked:
             if timeout:

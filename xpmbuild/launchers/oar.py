@@ -184,20 +184,14 @@ class OarLauncher(BatchLauncher):
             rec = recs.get(lid)
             if rec is None:
                 if time.time() - h.extra.get("submitted", 0) > 30:
-                    code = read_exit_file(h.job_dir)
-                    ended.append(Ended(h, code) if code is not None else Ended(
-                        h, None, "OAR no longer knows the job and it left no result",
-                        status="lost"))
+                    ended.append(self.vanished(h))
                 continue
             e = self._ended(h, rec)
             if e is not None:
                 ended.append(e)
         return ended
 
-    def cancel(self, handles=None):
-        ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)
-        if ids:
-            self._run(["oardel"] + [str(i) for i in ids])
+    cancel_command = "oardel"
 
     def live_states(self, states: list[dict]) -> dict:
         ids = [str(s["launcher_id"]) for s in states if s.get("launcher_id")]

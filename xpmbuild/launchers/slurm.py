@@ -234,19 +234,13 @@ class SlurmLauncher(BatchLauncher):
                 if lid in acct:
                     e = self._ended(h, acct[lid][0], "")
                 else:
-                    code = read_exit_file(h.job_dir)
-                    e = Ended(h, code) if code is not None else Ended(
-                        h, None, "Slurm no longer knows the job and it left no result",
-                        status="lost")
+                    e = self.vanished(h)
                 if e is not None:
                     ended.append(e)
         return ended
 
     # ------------------------------------------------------------------ control
-    def cancel(self, handles=None):
-        ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)
-        if ids:
-            self._run(["scancel"] + [str(i) for i in ids])
+    cancel_command = "scancel"
 
     def live_states(self, states: list[dict]) -> dict:
         """For ``status``: launcher id → lifecycle word (queued/running/...) in one query."""
