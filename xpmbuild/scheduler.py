@@ -309,14 +309,13 @@ class Scheduler:
                     (self.running or batch):
                 break           # e.g. its GPUs are busy: wait for a job to end
             self.to_launch.popleft()
+            new = True                      # a fresh folder: nothing to compare or clear
             try:
                 os.mkdir(node.dir)
-                node.error = "new"          # a fresh folder: nothing to compare or clear
             except FileExistsError:
-                pass
+                new = False
             except FileNotFoundError:
                 os.makedirs(node.dir, exist_ok=True)
-                node.error = "new"
             lock = self.ws.try_lock(node.dir)
             if lock is None:
                 self._wait_elsewhere(node)
@@ -329,7 +328,7 @@ class Scheduler:
                 continue
             node.lock = lock
             try:
-                self._prepare(node)
+                self._prepare(node, new)
             except OSError as e:
                 self._fail(node, None, f"cannot prepare the job folder: {e}")
                 continue
@@ -387,11 +386,9 @@ class Scheduler:
             if dep.remaining == 0 and dep.status == WAITING:
                 self.ready.append(dep)
 
-    def _prepare(self, node: Node):
+    def _prepare(self, node: Node, new: bool):
         """Write params.json and command.sh; clear the previous build's results."""
         job, d = node.job, node.dir
-        new = node.error == "new"
-        node.error = None
         # not atomic on purpose: the job is not done until state.json says so
         write_if_changed(d + "/params.json",
                          json.dumps(actions.params_document(job), indent=1, sort_keys=True), new)
