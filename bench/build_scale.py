@@ -58,10 +58,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--dir", default=None,
+                    help="where to make the experiment and its workspace (default: the system "
+                         "temp dir; /dev/shm measures xpmbuild without the disk)")
     args = ap.parse_args()
     exe = [sys.executable, "-m", "xpmbuild.cli"]
     for n in [int(x) for x in args.sizes.split(",")]:
-        d = tempfile.mkdtemp(prefix=f"xpm-bench-{n}-")
+        d = tempfile.mkdtemp(prefix=f"xpm-bench-{n}-", dir=args.dir)
         try:
             with open(os.path.join(d, "exp.xpm"), "w") as f:
                 f.write(XPM.format())
