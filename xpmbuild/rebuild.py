@@ -51,7 +51,8 @@ def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
     for d, outs in deps.items():
         if outs is None:
             st = dep_state(d) or {}
-            deps[d] = {k: v[3] for k, v in sorted((st.get("outputs") or {}).items())}
+            if st.get("status") == DONE:       # else still pending: filled in later
+                deps[d] = {k: v[3] for k, v in sorted((st.get("outputs") or {}).items())}
     trace = dict(trace, deps=deps)
     return trace, fingerprint_of(job_id, trace)
 
@@ -166,8 +167,15 @@ class Rebuilder:
             reasons.append(last_build_words(state))
             return Decision(True, reasons, fingerprint, trace, action)
         reasons.extend(self.output_reasons(job, job_dir, state))
-        if state.get("fingerprint") != fingerprint:
-            reasons.extend(self.trace_reasons(state.get("trace") or {}, trace, job, root))
+        recorded_fp, recorded_trace = state.get("fingerprint"), state.get("trace") or {}
+        if any(v is None for v in (recorded_trace.get("deps") or {}).values()):
+            # recorded before its dependencies' outputs were known (a detached run): they
+            # ran before it (afterok), so their recorded outputs are the ones it read
+            recorded_trace, recorded_fp = complete_trace(
+                job.id, recorded_trace,
+                lambda d: dep_states.get(d) if dep_states.get(d) is not PENDING else None)
+        if recorded_fp != fingerprint:
+            reasons.extend(self.trace_reasons(recorded_trace, trace, job, root))
             pending = any(v is None for v in trace["deps"].values())
             if not pending and (not reasons or all(r.startswith("forced") for r in reasons)):
                 reasons.append("fingerprint changed")

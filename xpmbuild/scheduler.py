@@ -151,6 +151,13 @@ class Scheduler:
                 node = self.running.pop(ended.handle.key, None)
                 if node is not None:
                     self._finalize(node, ended)
+            for handle in self.launcher.pop_transitions():
+                node = self.running.get(handle.key)
+                status = handle.extra.get("status")
+                if node is not None and status and node.state and node.state.get("status") != status:
+                    node.status = status
+                    node.state = dict(node.state, status=status)
+                    self.ws.write_state(node.dir, node.state, node.job.id)
             if self.elsewhere:
                 self._check_elsewhere()
             self.reporter.tick(self)

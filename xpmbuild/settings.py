@@ -22,7 +22,8 @@ class SettingsError(Exception):
 
 
 LAUNCHER_KEYS = {
-    "local": {"type": str, "cpus": int, "gpus": (int, list), "connector": str},
+    "local": {"type": str, "cpus": int, "gpus": (int, list), "connector": str,
+              "poll": (int, float)},
     "slurm": {"type": str, "partition": str, "account": str, "qos": str, "extra": list,
               "connector": str, "poll": (int, float), "array": bool, "max_array": int,
               "python": str},

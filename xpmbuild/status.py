@@ -110,15 +110,29 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
     from .launchers.base import read_exit_file
     found = []
     active: dict[str, list] = {}
+    ended: dict[str, tuple] = {}        # job id -> (index in found, exit code)
     for task, job_id, d in (wanted if wanted is not None else ws.all_job_dirs()):
         state = ws.read_state(d)
         if state is not None and state.get("status") in ACTIVE and not ws.is_locked(d):
             code = read_exit_file(d)
             if code is not None:
-                state = reconcile(ws, job_id, d, state, code)
+                ended[job_id] = (len(found), code)
             elif launchers is not None and state.get("launcher") in launchers:
                 active.setdefault(state["launcher"], []).append(state)
-        found.append((task, job_id, d, state))
+        found.append([task, job_id, d, state])
+
+    # record what ended, dependencies before their dependents (their outputs complete the
+    # dependents' fingerprints)
+    def settle(job_id, seen=()):
+        i, code = ended.pop(job_id)
+        state = found[i][3]
+        for dep in (state.get("dep_tasks") or {}):
+            if dep in ended and dep not in seen:
+                settle(dep, seen + (job_id,))
+        found[i][3] = reconcile(ws, job_id, found[i][2], state, code)
+
+    while ended:
+        settle(next(iter(ended)))
     # one query per cluster launcher for all its unfinished jobs
     live: dict = {}
     for name, states in active.items():

@@ -23,8 +23,8 @@ class LocalConnector:
     name = "local"
     remote = False
 
-    def run(self, argv: list[str], input: str | None = None, timeout: float | None = 60
-            ) -> CommandResult:
+    def run(self, argv: list[str], input: str | None = None, timeout: float | None = 60,
+            retries=None) -> CommandResult:
         import sh
         cmd = sh.Command(argv[0])
         try:

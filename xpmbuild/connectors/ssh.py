@@ -57,15 +57,16 @@ class SSHConnector:
             argv += ["-o", opt]
         return argv + [self.host]
 
-    def run(self, argv: list[str], input: str | None = None, timeout: float | None = 60
-            ) -> CommandResult:
+    def run(self, argv: list[str], input: str | None = None, timeout: float | None = 60,
+            retries=None) -> CommandResult:
         remote = " ".join(shlex.quote(a) for a in argv)
         delay = 1.0
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             res = self._local.run(self.ssh_argv() + ["--", remote], input=input, timeout=timeout)
             if res.code != 255:          # 255: ssh itself failed (connection), not the command
                 return res
-            if attempt == self.retries:
+            if attempt == retries:
                 raise ConnectionLost(f"ssh {self.host}: {res.stderr.strip() or 'connection failed'}")
             time.sleep(delay)
             delay = min(delay * 2, 30)

@@ -97,6 +97,10 @@ class Launcher:
                 out.append(e)
         return out
 
+    def pop_transitions(self) -> list:
+        """Handles whose status changed since the last call (e.g. queued → running)."""
+        return []
+
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether a job with these requirements can start now, besides the nodes of
         ``batch`` about to start (beyond cpu slots, which the scheduler counts)."""

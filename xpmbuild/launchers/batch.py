@@ -31,14 +31,19 @@ class BatchLauncher(Launcher):
         self.commands = 0                        # cluster commands issued (benchmarks)
         self.polls = 0
         self.last_states: dict[str, str] = {}
+        self.transitions: list[Handle] = []      # jobs whose status changed (queued → running)
         # the interpreter that runs xpmbuild.finish on the cluster's nodes: this one, unless
         # the jobs run on another host (set `python` in the launcher's settings)
         import sys
         self.python = shlex.quote(python or sys.executable)
 
-    def _run(self, argv, input=None, timeout=120):
+    def _run(self, argv, input=None, timeout=120, retries=None):
         self.commands += 1
-        return self.connector.run(argv, input=input, timeout=timeout)
+        return self.connector.run(argv, input=input, timeout=timeout, retries=retries)
+
+    def pop_transitions(self) -> list[Handle]:
+        out, self.transitions = self.transitions, []
+        return out
 
     def bind(self, workspace_root: str):
         self.workspace_root = workspace_root
@@ -84,6 +89,7 @@ class BatchLauncher(Launcher):
     def track(self, key, job_dir, launcher_id, status="queued") -> Handle:
         h = Handle(key, job_dir, launcher_id, {"submitted": time.time(), "status": status})
         self.tracked[launcher_id] = h
+        self.last_states[launcher_id] = status
         self.interval = 0.5
         self.next_poll = time.monotonic() + self.interval
         return h
@@ -126,6 +132,9 @@ class BatchLauncher(Launcher):
         ended = self.poll()
         for e in ended:
             self.tracked.pop(e.handle.launcher_id, None)
+        for lid, h in self.tracked.items():
+            if h.extra.get("status") != self.last_states.get(lid) and lid in self.last_states:
+                self.transitions.append(h)
         # adapt: poll again soon after a change, back off while nothing changes
         changed = bool(ended) or any(h.extra.get("status") != self.last_states.get(lid)
                                      for lid, h in self.tracked.items())

@@ -81,7 +81,7 @@ class OarLauncher(BatchLauncher):
                     os.chown(entry.path, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
     def check_reachable(self) -> str:
-        res = self._run(["oarnodes", "-s"], timeout=30)
+        res = self._run(["oarnodes", "-s"], timeout=30, retries=0)
         if not res.ok:
             raise LauncherError(f"oarnodes failed ({res.code}): {res.stderr.strip()}")
         return " ".join(res.stdout.split())[:80]

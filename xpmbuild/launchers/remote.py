@@ -31,7 +31,7 @@ class RemoteProcessLauncher(BatchLauncher):
         return self.cpus or 1
 
     def check_reachable(self) -> str:
-        res = self._run(["sh", "-c", "echo $(hostname) $(nproc) cpus"], timeout=30)
+        res = self._run(["sh", "-c", "echo $(hostname) $(nproc) cpus"], timeout=30, retries=0)
         if not res.ok:
             raise LauncherError(f"{self.connector.describe()}: {res.stderr.strip()}")
         if self.cpus is None:

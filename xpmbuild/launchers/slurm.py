@@ -89,7 +89,7 @@ class SlurmLauncher(BatchLauncher):
         return opts + self.extra
 
     def check_reachable(self) -> str:
-        res = self._run(["sinfo", "-h", "-o", "%P %a %D %t"], timeout=30)
+        res = self._run(["sinfo", "-h", "-o", "%P %a %D %t"], timeout=30, retries=0)
         if not res.ok:
             raise LauncherError(f"sinfo failed ({res.code}): {res.stderr.strip()}")
         return res.stdout.strip().replace("\n", "; ")
