@@ -65,6 +65,17 @@ def describe(r: subprocess.CompletedProcess) -> str:
 class Project:
     """An experiment folder: one .xpm file, its input files, and a workspace next to it."""
 
+    def executions(self) -> list[str]:
+        """Jobs that executed since the last call (sorted), from the runs.log the test
+        experiments append to; then clears it."""
+        path = self.path("runs.log")
+        try:
+            lines = read(path).split()
+        except FileNotFoundError:
+            return []
+        os.unlink(path)
+        return sorted(lines)
+
     def __init__(self, root, xpm_text: str, files: dict | None = None, name="exp.xpm",
                  env=None):
         self.root = str(root)

@@ -63,21 +63,10 @@ FILES = {"data/corpus.txt": "hello world\n", "data/other.txt": "abc\n"}
 ALL = ["evaluate-0", "evaluate-1", "prepare", "stats", "train-0", "train-1"]
 
 
-class Exp(Project):
-    def executions(self) -> list[str]:
-        """Jobs that executed since the last call (sorted), from runs.log; then clears it."""
-        path = self.path("runs.log")
-        try:
-            lines = read(path).split()
-        except FileNotFoundError:
-            return []
-        os.unlink(path)
-        return sorted(lines)
-
 
 @pytest.fixture
 def proj(tmp_path):
-    return Exp(tmp_path, EXPERIMENT, FILES)
+    return Project(tmp_path, EXPERIMENT, FILES)
 
 
 @pytest.fixture
@@ -206,7 +195,7 @@ def test_changing_an_option_runs_nothing(built):
 def test_changing_an_option_used_in_the_command_runs_nothing(tmp_path):
     """An `option` that appears in a shell template (the usual case: options exist to be
     passed to the action) is still left out of the fingerprint (language.md §3)."""
-    proj = Exp(tmp_path, """\
+    proj = Project(tmp_path, """\
         arg device: str = "cpu"
         task train {
             seed: int = 0
@@ -509,7 +498,7 @@ def test_deleted_input_reruns_and_fails_with_the_reason(built):
 
 
 def test_folder_inputs_and_outputs_are_tracked_by_names_and_contents(tmp_path):
-    proj = Exp(tmp_path, """\
+    proj = Project(tmp_path, """\
         task index {
             src: path
             output listing = "listing"

@@ -38,20 +38,10 @@ c(i=2)
 """
 
 
-class Exp(Project):
-    def executions(self) -> list[str]:
-        path = self.path("runs.log")
-        try:
-            lines = read(path).split()
-        except FileNotFoundError:
-            return []
-        os.unlink(path)
-        return sorted(lines)
-
 
 @pytest.fixture
 def proj(tmp_path):
-    return Exp(tmp_path, EXPERIMENT)
+    return Project(tmp_path, EXPERIMENT)
 
 
 def test_failing_job_fails_the_run_and_skips_its_dependents(proj):
@@ -116,7 +106,7 @@ def test_rerun_after_fixing_the_cause_runs_the_failed_job_only(proj):
 
 
 def test_a_declared_output_that_is_not_created_fails_the_job(tmp_path):
-    proj = Exp(tmp_path, """\
+    proj = Project(tmp_path, """\
         task m {
             output made = "made.txt"
             output forgotten = "sub/forgotten.txt"

@@ -79,20 +79,10 @@ def main(data, corpus, opt, seed, device, model, ckpt):
 '''
 
 
-class Exp(Project):
-    def executions(self) -> list[str]:
-        path = self.path("runs.log")
-        try:
-            lines = read(path).split()
-        except FileNotFoundError:
-            return []
-        os.unlink(path)
-        return sorted(lines)
-
 
 @pytest.fixture
 def proj(tmp_path):
-    return Exp(tmp_path, EXPERIMENT, {"data/corpus.txt": "hello\n", "trainer.py": TRAINER})
+    return Project(tmp_path, EXPERIMENT, {"data/corpus.txt": "hello\n", "trainer.py": TRAINER})
 
 
 def test_function_receives_typed_arguments_in_a_fresh_process(proj):

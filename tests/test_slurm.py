@@ -1,7 +1,7 @@
 """The Slurm launcher on a real Slurm (tests/services/slurm-up.sh): submission, job arrays,
 resource options, failures, time limits, cancellation, --detach with afterok, re-attaching
 after xpmbuild was killed. Everything through the real ``xpmbuild`` command line and the
-real Slurm commands (no fake sbatch)."""
+real Slurm commands (no stand-ins for the Slurm commands)."""
 from __future__ import annotations
 
 import os

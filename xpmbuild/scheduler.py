@@ -15,7 +15,7 @@ import time
 from collections import deque
 
 from . import actions
-from .launchers.base import Ended, Handle, LauncherError, read_exit_file
+from .launchers.base import Ended, Handle, read_exit_file
 from .rebuild import PENDING, Rebuilder, record_end, short
 from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, RUNNING, WAITING,
                         Workspace, now)

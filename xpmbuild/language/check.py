@@ -14,7 +14,7 @@ import re
 
 from .. import model as M
 from . import syntax as S
-from .errors import Pos, XpmError, display_path
+from .errors import Pos, display_path
 from .parser import parse_file
 
 REQUIREMENTS = ("cpus", "gpus", "mem", "time")

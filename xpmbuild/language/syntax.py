@@ -11,7 +11,7 @@ import textwrap
 
 from lark import Token, Transformer, v_args
 
-from .errors import Pos, XpmError
+from .errors import Pos
 
 # ----------------------------------------------------------------------------- nodes
 
