@@ -104,6 +104,29 @@ class BatchLauncher(Launcher):
         raise NotImplementedError
 
     cancel_command = ""      # "scancel", "oardel": takes the job ids as arguments
+    queued_states: set = set()    # the cluster's words for queued and running jobs
+    running_states: set = set()
+
+    def query(self, ids) -> dict:
+        """{launcher id: the cluster's record of it}, one command for all."""
+        raise NotImplementedError
+
+    def state_name(self, record) -> str | None:
+        """The cluster's state word in a record of ``query``."""
+        raise NotImplementedError
+
+    def live_states(self, states: list[dict]) -> dict:
+        """For ``status``: launcher id → queued, running, the cluster's word for an
+        ended job, or None when the cluster no longer knows it; one query for all."""
+        ids = [str(s["launcher_id"]) for s in states if s.get("launcher_id")]
+        found = self.query(ids) if ids else {}
+        out = {}
+        for lid in ids:
+            rec = found.get(lid)
+            st = self.state_name(rec) if rec is not None else None
+            out[lid] = None if st is None else ("queued" if st in self.queued_states else
+                                               "running" if st in self.running_states else st)
+        return out
 
     def cancel(self, handles=None):
         ids = [h.launcher_id for h in handles] if handles is not None else list(self.tracked)

@@ -193,13 +193,7 @@ class OarLauncher(BatchLauncher):
 
     cancel_command = "oardel"
 
-    def live_states(self, states: list[dict]) -> dict:
-        ids = [str(s["launcher_id"]) for s in states if s.get("launcher_id")]
-        recs = self.query(ids)
-        out = {}
-        for lid in ids:
-            rec = recs.get(lid)
-            st = rec.get("state") if rec else None
-            out[lid] = None if st is None else ("queued" if st in QUEUED else
-                                               "running" if st in RUNNING else st)
-        return out
+    queued_states, running_states = QUEUED, RUNNING
+
+    def state_name(self, record):
+        return record.get("state")

@@ -242,22 +242,10 @@ class SlurmLauncher(BatchLauncher):
     # ------------------------------------------------------------------ control
     cancel_command = "scancel"
 
-    def live_states(self, states: list[dict]) -> dict:
-        """For ``status``: launcher id → lifecycle word (queued/running/...) in one query."""
-        ids = [str(s["launcher_id"]) for s in states if s.get("launcher_id")]
-        found = self.query(ids) if ids else {}
-        out = {}
-        for lid in ids:
-            st = found.get(lid)
-            if st is None:
-                out[lid] = None
-            elif st[0] in QUEUED_STATES:
-                out[lid] = "queued"
-            elif st[0] in RUNNING_STATES:
-                out[lid] = "running"
-            else:
-                out[lid] = st[0]
-        return out
+    queued_states, running_states = QUEUED_STATES, RUNNING_STATES
+
+    def state_name(self, record):
+        return record[0]
 
 
 def _in_range(i: int, spec: str) -> bool:
