@@ -29,6 +29,36 @@ def _fail(message: str, code: int = EXIT_USAGE):
     sys.exit(code)
 
 
+def _check_workspace(root: str, write: bool, create=False):
+    """A clear one-line error (exit 2) when ``root`` cannot be a workspace: a file where
+    its folder (or its ``jobs``) should be; for ``write`` (``run``), also a file where its
+    ``.xpm`` should be, or a workspace it cannot write. Reading works without ``.xpm``."""
+    for d in (root, os.path.join(root, "jobs")) + ((os.path.join(root, ".xpm"),) if write
+                                                    else ()):
+        if os.path.lexists(d) and not os.path.isdir(d):
+            if d == root:
+                _fail(f"error: the workspace {d} is a file, not a folder (give -w a folder; "
+                      "it is made if missing)")
+            _fail(f"error: {d} is a file where the workspace has a folder: move it away")
+    if not write:
+        return
+    from .workspace import Workspace
+    if not Workspace(root).writable():
+        _fail(f"error: the workspace {root} is read-only: `run` records every job in it "
+              "(status, plan and jobs list can read it; give a writable -w to build)")
+    if not create:
+        return
+    try:
+        Workspace(root).create()
+    except OSError as err:
+        _fail(f"error: cannot make the workspace {root}: {err.strerror or err}")
+
+
+def _os_error(err: OSError) -> str:
+    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+    return f"error: {where}{err.strerror or err}"
+
+
 def load_plan(file, defines=(), name=None):
     """Check and evaluate an experiment file; language errors exit 2 with FILE:LINE:COL."""
     from .language import XpmError, evaluate
@@ -162,6 +192,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     from .workspace import resolve_workspace
     settings = _settings(file, settings_file)
     ws = resolve_workspace(workspace, settings)
+    _check_workspace(ws, write=not dry_run)
     defs = _defines(defines)
     if not (force or force_all or detach) and _fast_noop(ws, file, defs, name, targets,
                                                          dry_run, as_json):
@@ -171,6 +202,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     from .report import PlainReporter, RichReporter, console, render_plan, render_summary
     plan = load_plan(file, defines, name)
     select_jobs(plan, targets)          # target errors before anything else
+    if not dry_run:
+        _check_workspace(ws, write=True, create=True)
     launcher = None
     if not dry_run:
         launcher = _make_launcher(launcher_name or settings.get("launcher") or "local",
@@ -190,11 +223,19 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
     except ValueError as err:
         _fail(f"error: {err}")
+    except OSError as err:      # the workspace failed under us (a full disk, unmounted...)
+        if reporter is not None and hasattr(reporter, "stop"):
+            reporter.stop()
+            reporter = None
+        _fail(_os_error(err))
     finally:
         if reporter is not None and hasattr(reporter, "stop"):
             reporter.stop()
     if not result.interrupted and os.path.isdir(ws):
-        noop.record(ws, file, defs, name, targets, plan, result.nodes)
+        try:
+            noop.record(ws, file, defs, name, targets, plan, result.nodes)
+        except OSError:
+            pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
         _print_json(result.to_json())
     elif dry_run:
@@ -286,12 +327,14 @@ def launchers_cmd(settings_file, experiment, as_json):
     if as_json:
         _print_json({"launchers": rows, "settings_files": settings.get("_files", [])})
     else:
+        from .report import text
         table = Table(title="launchers", title_justify="left")
         for col in ("name", "type", "connector", "reachable", "detail"):
             table.add_column(col)
         for r in rows:
-            table.add_row(r["name"], r["type"], r["connector"],
-                          "[green]yes[/]" if r["reachable"] else "[red]no[/]", r["detail"])
+            table.add_row(text(r["name"]), text(r["type"]), text(r["connector"]),
+                          text("yes", "green") if r["reachable"] else text("no", "red"),
+                          text(r["detail"]))
         console().print(table)
     if not all(r["reachable"] for r in rows):
         sys.exit(1)
@@ -308,6 +351,7 @@ def _workspace(workspace, settings_file=None):
     settings = _settings(os.path.join(os.getcwd(), "_") if os.path.isfile("xpmbuild.toml")
                          else None, settings_file)
     root = resolve_workspace(workspace, settings)
+    _check_workspace(root, write=False)
     if not os.path.isdir(os.path.join(root, "jobs")):
         _fail(f"error: no workspace at {root} (run `xpmbuild run` first, or give -w DIR)")
     return Workspace(root), settings
@@ -338,13 +382,13 @@ def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
 
 def _records_table(recs, title):
     from rich.table import Table
-    from .report import STATUS_STYLE, fmt_tags
-    table = Table(title=title, title_justify="left")
+    from .report import fmt_tags, status_text, text
+    table = Table(title=text(title), title_justify="left")
     for col in ("job", "status", "tags", "note"):
         table.add_column(col)
     for r in recs:
-        table.add_row(r.short, f"[{STATUS_STYLE.get(r.status, '')}]{r.status}[/]",
-                      fmt_tags(r.tags), "; ".join(r.reasons))
+        table.add_row(text(r.short), status_text(r.status), text(fmt_tags(r.tags)),
+                      text("; ".join(str(x) for x in r.reasons)))
     return table
 
 
@@ -356,7 +400,7 @@ def _records_table(recs, title):
 def status(workspace, experiment, as_json, settings_file):
     """Jobs of the workspace by state, with their tags."""
     from rich.table import Table
-    from .report import STATUS_STYLE, console
+    from .report import console, status_text, text
     ws, settings = _workspace(workspace, settings_file)
     recs = _records(ws, settings, experiment)
     counts: dict = {}
@@ -373,16 +417,17 @@ def status(workspace, experiment, as_json, settings_file):
     for r in recs:
         row = by_task.setdefault(r.task, {})
         row[r.status] = row.get(r.status, 0) + 1
-    summary = Table(title=f"{ws.root}" + (f" — experiment {experiment}" if experiment else ""),
-                    title_justify="left")
+    summary = Table(title=text(f"{ws.root}" + (f" — experiment {experiment}" if experiment
+                                                else "")), title_justify="left")
     summary.add_column("task")
     for st in states:
-        summary.add_column(f"[{STATUS_STYLE.get(st, '')}]{st}[/]", justify="right")
+        summary.add_column(status_text(st), justify="right")
     summary.add_column("total", justify="right")
     for task, row in sorted(by_task.items()):
-        summary.add_row(task, *[str(row.get(st, "")) for st in states], str(sum(row.values())))
-    summary.add_row("[bold]all[/]", *[f"[bold]{counts[st]}[/]" for st in states],
-                    f"[bold]{len(recs)}[/]")
+        summary.add_row(text(task), *[str(row.get(st, "")) for st in states],
+                        str(sum(row.values())))
+    summary.add_row(text("all", "bold"), *[text(counts[st], "bold") for st in states],
+                    text(len(recs), "bold"))
     con.print(summary)
     notable = [r for r in recs if r.status != "done"]
     if notable:

@@ -1,5 +1,10 @@
 """Rendering for people: build progress (rich on a terminal, plain lines otherwise),
-plans and status tables. Colour only on a terminal; machines use ``--json``."""
+plans and status tables. Colour only on a terminal; machines use ``--json``.
+
+Every user-supplied text (tags, paths, reasons, error messages, task and experiment names)
+reaches rich as a :class:`~rich.text.Text` (:func:`text`) or escaped (:func:`esc`), never as
+markup: a tag ``"[/]"`` or ``"[bold]x"`` is printed as it is.
+"""
 from __future__ import annotations
 
 import sys
@@ -12,9 +17,26 @@ STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "
                 "lost": "magenta"}
 
 
-def console(stderr=False):
+def console(stderr=False, **kw):
+    """A console for people; no emoji codes (``:x:`` in a tag stays as written)."""
     from rich.console import Console
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, emoji=False, **kw)
+
+
+def text(value, style: str = ""):
+    """A rich Text of ``value`` (never parsed as markup)."""
+    from rich.text import Text
+    return Text(str(value), style=style or "")
+
+
+def esc(value) -> str:
+    """``value`` escaped for insertion into rich markup."""
+    from rich.markup import escape
+    return escape(str(value))
+
+
+def status_text(status):
+    return text(status, STATUS_STYLE.get(status, "") if isinstance(status, str) else "")
 
 
 def fmt_tags(tags: dict) -> str:
@@ -88,7 +110,7 @@ class RichReporter(Reporter):
             self.done += 1
         else:
             self.failed += 1
-            self.progress.console.print(f"[red]✗ {node.job.short}[/]: {node.error}")
+            self.progress.console.print(f"[red]✗ {esc(node.job.short)}[/]: {esc(node.error)}")
         self._update()
 
     def up_to_date(self, node):
@@ -100,8 +122,8 @@ class RichReporter(Reporter):
         self._update()
 
     def waiting_elsewhere(self, node):
-        self.progress.console.print(f"[blue]… {node.job.short}[/]: "
-                                    f"{node.reasons[0] if node.reasons else ''}")
+        self.progress.console.print(f"[blue]… {esc(node.job.short)}[/]: "
+                                    f"{esc(node.reasons[0]) if node.reasons else ''}")
 
     def stop(self):
         self._update()
@@ -112,8 +134,8 @@ def render_plan(result, con) -> None:
     from rich.table import Table
     nodes = result.nodes
     will = [n for n in nodes if n.will_run]
-    table = Table(title=f"plan of {result.plan.name}: {len(will)} of {len(nodes)} jobs would run",
-                  title_justify="left")
+    table = Table(title=text(f"plan of {result.plan.name}: {len(will)} of {len(nodes)} jobs "
+                             "would run"), title_justify="left")
     table.add_column("job")
     table.add_column("tags")
     table.add_column("status")
@@ -127,8 +149,8 @@ def render_plan(result, con) -> None:
             table.add_row("…", "", "", f"{len(will) - 500} more")
             break
         st = n.status
-        table.add_row(n.job.short, fmt_tags(n.job.tags),
-                      f"[{STATUS_STYLE.get(st, '')}]{st}[/]", "; ".join(n.reasons))
+        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st),
+                      text("; ".join(n.reasons)))
     con.print(table)
 
 
@@ -138,23 +160,23 @@ def render_summary(result, con) -> None:
     failed = [n for n in result.nodes if n.status == "failed" and not n.skipped]
     skipped = [n for n in result.nodes if n.skipped]
     for n in failed[:5]:
-        con.print(f"[red bold]✗ {label(n.job)}[/] failed: {n.error}")
-        con.print(f"  folder: {n.dir}")
+        con.print(f"[red bold]✗ {esc(label(n.job))}[/] failed: {esc(n.error)}")
+        con.print(text(f"  folder: {n.dir}"))
         t = tail(os.path.join(n.dir, "stderr.log"))
         if t:
             con.print("  [dim]stderr.log (last lines):[/]")
             for line in t.splitlines():
                 con.print("  │ " + line, markup=False, highlight=False)
     for n in skipped[:5]:
-        con.print(f"[yellow]- {label(n.job)}[/] skipped: {'; '.join(n.reasons)}")
+        con.print(f"[yellow]- {esc(label(n.job))}[/] skipped: {esc('; '.join(n.reasons))}")
     if len(skipped) > 5:
         con.print(f"[yellow]- … and {len(skipped) - 5} more skipped[/]")
     if getattr(result, "detached", False):
         submitted = [n for n in result.nodes if n.status in ("queued", "running")]
         for n in submitted:
-            con.print(f"[cyan]{n.state.get('launcher_id') if n.state else '?'}[/]  "
-                      f"{label(n.job)}  ({'; '.join(n.reasons[:2])})")
-        con.print(f"[cyan]{len(submitted)} jobs queued on {result.launcher_name}[/]; "
+            con.print(f"[cyan]{esc(n.state.get('launcher_id') if n.state else '?')}[/]  "
+                      f"{esc(label(n.job))}  ({esc('; '.join(n.reasons[:2]))})")
+        con.print(f"[cyan]{len(submitted)} jobs queued on {esc(result.launcher_name)}[/]; "
                   "`xpmbuild status` follows them")
     c = result.counts
     ran = c.get("ran", 0)
@@ -164,4 +186,4 @@ def render_summary(result, con) -> None:
     if result.interrupted:
         msg += " — interrupted"
     style = "green" if result.ok else "red"
-    con.print(f"[{style}]{msg}[/]")
+    con.print(text(msg, style))

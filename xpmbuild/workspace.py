@@ -8,8 +8,17 @@ Layout (spec §7)::
       .xpm/index.sqlite    cache: file hashes and job states (dropped → rebuilt)
 
 A job folder's ``state.json`` is written atomically (temp file + ``os.replace``). The
-index caches each state with the (size, mtime_ns) of the state.json it came from, so a
-no-op run costs one ``stat`` per job instead of one read and JSON parse.
+index caches each state with the (size, mtime_ns, inode, ctime_ns) of the state.json it came
+from, so a no-op run costs one ``stat`` per job instead of one read and JSON parse; the
+ctime (changed by any write or rename, and not settable by ``utime``) makes sure a
+state.json put back with its old size and mtime is read again. Every record read is
+checked by :func:`state_problem`: a damaged one (not a record, fields of the wrong type)
+counts as a lost build, with a warning naming the file, and is rebuilt.
+
+The index is only a cache. It is opened read-only when the workspace is not writable (a
+colleague's, a mounted archive) and never removed then; on a writable workspace a corrupt
+index is dropped and a foreign schema replaced; an index that cannot be used at all (a
+folder in its place, locked for too long) is worked without.
 """
 from __future__ import annotations
 
@@ -18,7 +27,9 @@ import json
 import marshal
 import os
 import sqlite3
+import sys
 import time
+from urllib.parse import quote
 
 from .hashing import HashCache
 
@@ -29,14 +40,86 @@ EXIT_FILE = ".xpm-exit"
 NEW, WAITING, QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST = (
     "new", "waiting", "queued", "running", "done", "failed", "cancelled", "lost")
 ACTIVE = (QUEUED, RUNNING)
+RECORDED = frozenset((QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST))   # in a state.json
 
 
 def atomic_write(path: str, data: str | bytes):
+    """Write ``path`` whole or not at all (temp file + rename); on failure (a full disk)
+    the temp file is removed and the error raised."""
     tmp = f"{path}.tmp{os.getpid()}"
     mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, mode) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------------- record validation
+_OPT_STR = (str, type(None))
+_OPT_INT = (int, type(None))
+_OPT_NUM = (int, float, type(None))
+_FIELDS = {"reason": _OPT_STR, "host": _OPT_STR, "launcher": _OPT_STR,
+           "launcher_type": _OPT_STR, "task": _OPT_STR, "id": _OPT_STR,
+           "fingerprint": _OPT_STR, "exit_code": _OPT_INT, "started": _OPT_NUM,
+           "ended": _OPT_NUM, "launcher_id": (int, str, type(None)),
+           "trace": (dict, type(None)), "outputs": (dict, type(None)),
+           "dep_tasks": (dict, type(None)), "reasons": (list, type(None))}
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def state_problem(obj) -> str | None:
+    """What is wrong with ``obj`` as a job record (a parsed state.json), in words; None
+    when it is a well-formed record. The one place that says what a record must be:
+    ``status`` one of the recorded states, the known fields of their types, ``outputs``
+    ``{name: [size, mtime_ns, inode, hash]}``, ``trace`` ``{action, inputs, deps}``.
+    Unknown fields are allowed (newer versions may add some)."""
+    if type(obj) is not dict:
+        return f"it is {_kind(obj)}, not a record"
+    status = obj.get("status")
+    if type(status) is not str:
+        return "its status is missing" if status is None else f"its status is {_kind(status)}"
+    if status not in RECORDED:
+        return f"unknown status {status[:40]!r}"
+    for key, types in _FIELDS.items():
+        value = obj.get(key)
+        if not isinstance(value, types) or (type(value) is bool and bool not in types):
+            return f"its {key} is {_kind(value)}"
+    outputs = obj.get("outputs")
+    if outputs:
+        for name, rec in outputs.items():
+            if not (type(rec) is list and len(rec) == 4 and type(rec[3]) is str
+                    and all(type(x) is int or x is None for x in rec[:3])):
+                return f"its outputs.{str(name)[:40]} is not [size, mtime_ns, inode, hash]"
+    trace = obj.get("trace")
+    if trace is not None:
+        if type(trace.get("action")) is not str:
+            return "its trace.action is not a string"
+        inputs, deps = trace.get("inputs", {}), trace.get("deps", {})
+        if type(inputs) is not dict or not all(isinstance(h, _OPT_STR) for h in inputs.values()):
+            return "its trace.inputs is not {path: hash}"
+        if type(deps) is not dict or not all(
+                d is None or (type(d) is dict and all(type(h) is str for h in d.values()))
+                for d in deps.values()):
+            return "its trace.deps is not {id: {output: hash}}"
+    dep_tasks = obj.get("dep_tasks")
+    if dep_tasks and not all(type(t) is str for t in dep_tasks.values()):
+        return "its dep_tasks is not {id: task}"
+    return None
+
+
+def valid_state(obj) -> dict | None:
+    """``obj`` if it is a well-formed job record (:func:`state_problem`), else None."""
+    return obj if state_problem(obj) is None else None
 
 
 def resolve_workspace(option: str | None, settings: dict | None = None) -> str:
@@ -66,9 +149,12 @@ class Workspace:
         self.jobs_root = os.path.join(self.root, "jobs")
         self.meta = os.path.join(self.root, ".xpm")
         self._db = None
-        self._rows: dict | None = None       # id -> (size, mtime_ns, state dict)
+        self._db_readonly = False            # opened read-only: never written
+        self._no_index = False               # the index cannot be used: work without it
+        self._rows: dict | None = None       # id -> (size, mtime_ns, ino, ctime_ns, state)
         self._dirty_rows: dict = {}
         self.hashes: HashCache | None = None
+        self._warned: set = set()
 
     # ------------------------------------------------------------------ layout
     def job_dir(self, task: str, job_id: str) -> str:
@@ -81,43 +167,138 @@ class Workspace:
     def exists(self) -> bool:
         return os.path.isdir(self.jobs_root)
 
+    def writable(self) -> bool:
+        """Whether this process can write the workspace (False on a read-only mount, or a
+        colleague's workspace without write permission)."""
+        for d in (self.meta, self.jobs_root, self.root):
+            if os.path.isdir(d):
+                return os.access(d, os.W_OK)
+        return True
+
+    def warn(self, message: str):
+        """A warning on stderr, once per message."""
+        if message not in self._warned:
+            self._warned.add(message)
+            sys.stderr.write(f"warning: {message}\n")
+            sys.stderr.flush()
+
     # ------------------------------------------------------------------ index
+    _TABLES = {
+        "files": "path TEXT PRIMARY KEY, size INT, mtime_ns INT, ino INT, hash TEXT",
+        "job_states": "id TEXT PRIMARY KEY, size INT, mtime_ns INT, ino INT, ctime_ns INT, "
+                      "state BLOB",
+    }
+
     def _connect(self):
-        if self._db is None:
-            os.makedirs(self.meta, exist_ok=True)
-            path = os.path.join(self.meta, "index.sqlite")
-            for attempt in range(2):
-                try:
-                    db = sqlite3.connect(path, timeout=30, isolation_level=None)
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=NORMAL")
-                    db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, "
-                               "size INT, mtime_ns INT, ino INT, hash TEXT)")
-                    db.execute("CREATE TABLE IF NOT EXISTS job_states (id TEXT PRIMARY KEY, "
-                               "size INT, mtime_ns INT, state BLOB)")
-                    self._db = db
-                    break
-                except sqlite3.DatabaseError:
-                    # a corrupt index is only a cache: drop it and start again
-                    for suffix in ("", "-wal", "-shm"):
-                        try:
-                            os.unlink(path + suffix)
-                        except FileNotFoundError:
-                            pass
-                    if attempt:
-                        raise
-        return self._db
+        """The index, or None when there is none to use.
+
+        On a writable workspace it is opened for writing, a corrupt file (not a database)
+        is dropped and tables of a foreign schema are replaced: it is only a cache. On a
+        read-only one it is opened read-only (``mode=ro``, else ``immutable=1``) and never
+        removed; an index that cannot be opened or read is worked without."""
+        if self._db is not None or self._no_index:
+            return self._db
+        path = os.path.join(self.meta, "index.sqlite")
+        writable = self.writable()
+        if os.path.lexists(self.meta) and not os.path.isdir(self.meta):
+            return self._without_index(f"{self.meta} is not a folder")
+        if writable:
+            try:
+                os.makedirs(self.meta, exist_ok=True)
+            except OSError as err:
+                return self._without_index(f"{self.meta}: {err.strerror}")
+        if os.path.isdir(path) and not os.path.islink(path):
+            try:
+                os.rmdir(path)          # an empty folder in its place: nothing lost
+            except OSError:
+                return self._without_index(f"{path} is a folder, not an index")
+        if not writable:
+            return self._open_readonly(path)
+        for attempt in range(2):
+            try:
+                db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            except sqlite3.Error as err:
+                return self._without_index(f"{path}: {err}")
+            phase = "open"
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                phase = "schema"
+                self._schema(db, fix=True)
+            except sqlite3.Error as err:
+                db.close()
+                if attempt or not _corrupt(err, phase == "schema"):
+                    # locked for too long, or an I/O error: not a reason to drop it
+                    return self._without_index(f"{path}: {err}")
+                self.warn(f"{path} is not a valid index ({err}): dropped and rebuilt "
+                          "(it is only a cache)")
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(path + suffix)
+                    except FileNotFoundError:
+                        pass
+                    except OSError as err2:
+                        return self._without_index(f"{path}{suffix}: {err2.strerror}")
+                continue
+            self._db = db
+            return db
+        return None
+
+    def _open_readonly(self, path):
+        if not os.path.isfile(path):
+            self._no_index = True
+            return None
+        uri = "file:" + quote(path)
+        for mode in ("?mode=ro", "?immutable=1"):
+            try:
+                db = sqlite3.connect(uri + mode, uri=True, timeout=5, isolation_level=None)
+            except sqlite3.Error:
+                continue
+            try:
+                if not self._schema(db, fix=False):
+                    db.close()
+                    break                # another schema: nothing of it can be used
+                self._db, self._db_readonly = db, True
+                return db
+            except sqlite3.Error:
+                db.close()
+        self._no_index = True            # read-only and unreadable: work without it
+        return None
+
+    def _schema(self, db, fix: bool) -> bool:
+        """Whether the index has our tables; with ``fix``, (re)creates those that differ."""
+        ok = True
+        for table, columns in self._TABLES.items():
+            want = [c.split()[0] for c in columns.split(", ")]
+            have = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            if have == want:
+                continue
+            ok = False
+            if fix:
+                if have:
+                    db.execute(f"DROP TABLE {table}")
+                db.execute(f"CREATE TABLE {table} ({columns})")
+        return ok or fix
+
+    def _without_index(self, why: str):
+        self._no_index = True
+        self.warn(f"working without the index ({why})")
+        return None
 
     def load_index(self):
         """Load the file-hash cache and the cached job states (one query each)."""
         if self.hashes is not None:
             return
         db = self._connect()
-        try:
-            files = {p: (s, m, i, h) for p, s, m, i, h in db.execute("SELECT * FROM files")}
-            rows = {i: (s, m, st) for i, s, m, st in db.execute("SELECT * FROM job_states")}
-        except sqlite3.DatabaseError:
-            files, rows = {}, {}
+        files, rows = {}, {}
+        if db is not None:
+            try:
+                files = {p: (s, m, i, h) for p, s, m, i, h
+                         in db.execute("SELECT path, size, mtime_ns, ino, hash FROM files")}
+                rows = {i: r for i, *r in db.execute(
+                    "SELECT id, size, mtime_ns, ino, ctime_ns, state FROM job_states")}
+            except (sqlite3.Error, ValueError, TypeError):
+                files, rows = {}, {}
         self.hashes = HashCache(files)
         self._rows = rows
 
@@ -126,13 +307,15 @@ class Workspace:
         if self.hashes is None or (not self.hashes.dirty and not self._dirty_rows):
             return
         db = self._connect()
+        if db is None or self._db_readonly:
+            return
         try:
             db.execute("BEGIN IMMEDIATE")
             if self.hashes.dirty:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
                                [(p,) + e for p, e in self.hashes.dirty.items()])
             if self._dirty_rows:
-                db.executemany("INSERT OR REPLACE INTO job_states VALUES (?,?,?,?)",
+                db.executemany("INSERT OR REPLACE INTO job_states VALUES (?,?,?,?,?,?)",
                                [(i,) + r for i, r in self._dirty_rows.items()])
             db.execute("COMMIT")
             self.hashes.dirty.clear()
@@ -151,46 +334,64 @@ class Workspace:
 
     # ------------------------------------------------------------------ states
     def read_state(self, job_dir: str, job_id: str | None = None) -> dict | None:
-        """The job's recorded state, or None if it never ran. Uses the index when valid."""
+        """The job's recorded state, or None if it never ran. Uses the index when valid.
+
+        A record that cannot be read or is not a well-formed record (:func:`state_problem`)
+        is a lost build, rebuilt by the next run, with a warning naming the file."""
         path = job_dir + "/" + STATE
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as err:
+            return self._damaged(path, err.strerror or str(err))
+        key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
         if job_id is not None and self._rows is not None:
             row = self._rows.get(job_id)
-            if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
-                state = row[2]
-                if type(state) is bytes:
-                    try:
-                        state = marshal.loads(state)
-                    except (ValueError, EOFError, TypeError):
-                        state = None
-                    if type(state) is dict:
-                        self._rows[job_id] = (row[0], row[1], state)
-                        return state
-                elif type(state) is dict:
+            if row is not None and tuple(row[:4]) == key:
+                state = row[4]
+                if type(state) is dict:         # read or written by this process
+                    return state
+                try:                            # from the index: checked like the file
+                    state = marshal.loads(state)
+                except (ValueError, EOFError, TypeError):
+                    state = None
+                if state_problem(state) is None:
+                    self._rows[job_id] = key + (state,)
                     return state
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             state = json.loads(text)
-        except (OSError, ValueError):
-            return {"status": LOST, "reason": "state.json is unreadable"}
-        if job_id is not None and self._rows is not None and type(state) is dict:
-            self._rows[job_id] = (st.st_size, st.st_mtime_ns, state)
-            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, marshal.dumps(state))
+        except (OSError, ValueError, RecursionError) as err:
+            return self._damaged(path, "it cannot be read (" + (
+                getattr(err, "strerror", None) or type(err).__name__) + ")")
+        problem = state_problem(state)
+        if problem is not None:
+            return self._damaged(path, problem)
+        if job_id is not None and self._rows is not None:
+            self._rows[job_id] = key + (state,)
+            self._dirty_rows[job_id] = key + (marshal.dumps(state),)
         return state
+
+    def _damaged(self, path: str, problem: str) -> dict:
+        self.warn(f"{path} is not a valid job record: {problem}; the job counts as lost "
+                  "and the next run rebuilds it")
+        return {"status": LOST, "reason": f"state.json is damaged: {problem}"}
 
     def write_state(self, job_dir: str, state: dict, job_id: str | None = None):
         # compact: the C encoder (indent would use the slow pure-Python one)
         text = json.dumps(state, sort_keys=True)
         path = job_dir + "/" + STATE
+        if os.path.isdir(path) and not os.path.islink(path):
+            import shutil
+            shutil.rmtree(path)         # damage: a folder where the record goes
         atomic_write(path, text)
         if job_id is not None and self._rows is not None:
             st = os.stat(path)
-            self._rows[job_id] = (st.st_size, st.st_mtime_ns, state)
-            self._dirty_rows[job_id] = (st.st_size, st.st_mtime_ns, marshal.dumps(state))
+            key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+            self._rows[job_id] = key + (state,)
+            self._dirty_rows[job_id] = key + (marshal.dumps(state),)
 
     # ------------------------------------------------------------------ locks
     def try_lock(self, job_dir: str) -> JobLock | None:
@@ -278,6 +479,16 @@ class Workspace:
                 d = os.path.join(tdir, job_id)
                 if os.path.isdir(d):
                     yield task, job_id, d
+
+
+def _corrupt(err: sqlite3.Error, schema=False) -> bool:
+    """A file that is not a database, a damaged one, or (``schema``) one whose foreign
+    schema cannot be replaced — not one that is locked, read-only or on a full disk."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is not None:
+        # SQLITE_CORRUPT, SQLITE_NOTADB; SQLITE_ERROR while fixing the schema (a view...)
+        return code & 0xff in ((11, 26, 1) if schema else (11, 26))
+    return type(err) is sqlite3.DatabaseError or (schema and "locked" not in str(err))
 
 
 def now() -> float:
