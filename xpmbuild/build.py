@@ -15,7 +15,7 @@ from .graph import select
 from .model import Plan
 from .rebuild import Rebuilder, short
 from .scheduler import Interrupted, Node, Reporter, Scheduler
-from .workspace import ACTIVE, DONE, NEW, RUNNING, WAITING, Workspace
+from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
 
 STALE = "stale"
 
@@ -80,8 +80,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
                 n.status, n.reasons = live
                 continue
             else:
-                state = n.state = dict(state, status="lost",
-                                       reason="it left no result and no longer runs")
+                state = n.state
         dep_states = {}
         waits = []
         for d in n.job.deps:
@@ -112,27 +111,21 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
 
 
 def _active_now(ws, n, state, by_id):
-    """A job recorded as queued/running, as things stand: (status, reasons) if it is still
-    queued or running, None if it ended (``n.state`` then holds what recording it would
-    give), False if it is gone without a result."""
-    from .launchers.base import read_exit_file
+    """A job recorded as queued/running, as things stand (recovery.py): (status, reasons)
+    if it is still queued or running, None if it ended (``n.state`` then holds what
+    recording it would give), False if it is gone without a result."""
     from .rebuild import record_end
-    if ws.is_locked(n.dir):
-        return state.get("status"), ["running in another xpmbuild process"]
-    code = read_exit_file(n.dir)
-    if code is not None:
-        n.state = record_end(ws, n.dir, n.job.id, n.job.task.outputs, state, code, None, None,
-                             lambda d: by_id[d].state if d in by_id else None)
+    from .recovery import ENDED, GONE, assess
+    a = assess(ws, n.dir, state)
+    if a.verdict == ENDED:
+        n.state = record_end(ws, n.dir, n.job.id, n.job.task.outputs, state, a.exit_code,
+                             None, None, lambda d: by_id[d].state if d in by_id else None)
         return None
-    from .launchers.local import is_local_record, job_process_alive
-    if is_local_record(state):
-        pid = state.get("launcher_id")
-        if job_process_alive(pid, n.dir):
-            return RUNNING, [f"running (pid {pid}), started by an earlier xpmbuild: the next "
-                             "run waits for it"]
+    if a.verdict == GONE:
+        n.state = dict(state, status=a.status, reason=a.reason)
         return False
-    return state.get("status"), [f"{state.get('status')} on {state.get('launcher')} (job "
-                                 f"{state.get('launcher_id')})"]
+    return a.status, [a.reason + ("" if "waiting" in a.reason else ": the next run waits "
+                                  "for it")]
 
 
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,

@@ -1,10 +1,11 @@
 """Records a job's result from inside the job, when no xpmbuild is there to do it.
 
-``python -m xpmbuild.finish JOB_DIR EXIT_CODE`` checks and hashes the job's outputs and
+``python -m xpmbuild.finish JOB_DIR EXIT_CODE [LOCK_FD]`` checks and hashes the job's outputs and
 writes its ``state.json`` atomically, under the job folder's lock. The wrappers run it
 when the xpmbuild that started the job is gone (killed, or a detached cluster run), so a
 job's result is known even if xpmbuild was not running when the job ended. When an
-xpmbuild holds the folder's lock, it records the result itself and this does nothing.
+xpmbuild holds the folder's lock, it records the result itself and this does nothing. A
+local job's wrapper holds the lock itself and passes its descriptor as LOCK_FD.
 """
 from __future__ import annotations
 
@@ -12,7 +13,19 @@ import os
 import sys
 
 
-def finish(job_dir: str, code: int) -> str:
+class _Held:
+    """The folder's lock, inherited from the job's wrapper on a descriptor."""
+
+    def __init__(self, fd):
+        import fcntl
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)    # ours already: returns at once
+        self.fd = fd
+
+    def release(self):
+        pass
+
+
+def finish(job_dir: str, code: int, lock_fd: int | None = None) -> str:
     from .hashing import HashCache
     from .status import reconcile
     from .workspace import ACTIVE, Workspace
@@ -23,14 +36,15 @@ def finish(job_dir: str, code: int) -> str:
     state = ws.read_state(job_dir)
     if state is None or state.get("status") not in ACTIVE:
         return "nothing to record"
-    new = reconcile(ws, os.path.basename(job_dir), job_dir, state, code)
+    held = _Held(lock_fd) if lock_fd is not None else None
+    new = reconcile(ws, os.path.basename(job_dir), job_dir, state, code, held)
     return new.get("status", "?")
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        finish(argv[0], int(argv[1]))
+        finish(argv[0], int(argv[1]), int(argv[2]) if len(argv) > 2 else None)
     except Exception as e:     # never change the job's own exit status
         print(f"xpmbuild.finish: {e}", file=sys.stderr)
     return 0

@@ -49,30 +49,42 @@ class HashCache:
         self.dirty[path] = entry
         return digest
 
-    def path_hash(self, path: str) -> str | None:
-        """Hash of a file or folder; None when it does not exist."""
+    def path_hash(self, path: str, follow: bool = True) -> str | None:
+        """Hash of a file or folder; None when it does not exist.
+
+        ``follow=False`` (a job's outputs): links inside a folder are hashed as links
+        (their target's text), never followed out of it."""
         try:
             st = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if _stat.S_ISDIR(st.st_mode):
-            return self.dir_hash(path)
+            return self.dir_hash(path, follow)
         return self.file_hash(path, st)
 
-    def dir_hash(self, path: str) -> str:
+    def dir_hash(self, path: str, follow: bool = True) -> str:
         h = xxhash.xxh3_128()
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames.sort()
             rel = os.path.relpath(dirpath, path)
             h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")
-            for name in sorted(filenames):
+            names = filenames
+            if not follow:
+                links = [n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]
+                if links:
+                    dirnames[:] = [n for n in dirnames if n not in links]
+                    names = filenames + links
+            for name in sorted(names):
                 full = os.path.join(dirpath, name)
                 try:
-                    digest = self.file_hash(full)
+                    if not follow and os.path.islink(full):
+                        digest = "L" + os.readlink(full)
+                    else:
+                        digest = self.file_hash(full)
                 except FileNotFoundError:    # a dangling link or a file removed meanwhile
                     digest = "-"
                 h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0" +
-                         digest.encode() + b"\0")
+                         digest.encode("utf-8", "surrogateescape") + b"\0")
         return "d" + h.hexdigest()
 
     def signature(self, path: str):

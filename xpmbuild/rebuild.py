@@ -197,7 +197,7 @@ class Rebuilder:
                 continue
             if sig is not None and tuple(rec[:3]) == sig:
                 continue
-            if hashes.path_hash(path) != rec[3]:
+            if hashes.path_hash(path, follow=False) != rec[3]:
                 reasons.append(f"output {rel} changed since its build")
         return reasons
 
@@ -272,9 +272,15 @@ def record_end(ws: Workspace, job_dir: str, job_id: str, outputs: dict, state: d
         return base
     hashes = ws.hashes
     recorded, missing = {}, []
+    from .jobfolder import escaping_output
     for name, rel in outputs.items():
         p = os.path.join(job_dir, rel)
-        h = hashes.path_hash(p)
+        outside = escaping_output(job_dir, rel)
+        if outside is not None:
+            base.update(status=FAILED, reason=f"output {rel} is a link leading outside the job "
+                                              f"folder (to {outside}): outputs must be inside it")
+            return base
+        h = hashes.path_hash(p, follow=False)
         if h is None:
             missing.append(rel)
             continue

@@ -7,30 +7,17 @@ run the same job: a job locked elsewhere is waited on, then considered again.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import time
 from collections import deque
 
-from . import actions
-from .launchers.base import Ended, Handle, read_exit_file
+from . import jobfolder
+from .launchers.base import Ended, Handle, LaunchRequest, LauncherError, read_exit_file
 from .rebuild import PENDING, Rebuilder, record_end, short
+from .recovery import BUSY, ENDED, GONE, ORPHAN, UNKNOWN, Assessment, assess
 from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, RUNNING, WAITING,
                         Workspace, now)
-
-
-def write_if_changed(path: str, text: str, new_dir=False):
-    if not new_dir:
-        try:
-            with open(path, encoding="utf-8") as f:
-                if f.read() == text:
-                    return
-        except (FileNotFoundError, UnicodeDecodeError):
-            pass
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 class Interrupted(Exception):
@@ -157,7 +144,7 @@ class Scheduler:
                 if node is not None and status and node.state and node.state.get("status") != status:
                     node.status = status
                     node.state = dict(node.state, status=status)
-                    self.ws.write_state(node.dir, node.state, node.job.id)
+                    self._write(node, node.state)
             if self.elsewhere:
                 self._check_elsewhere()
             self.reporter.tick(self)
@@ -185,57 +172,9 @@ class Scheduler:
             return
         state = self.ws.read_state(node.dir, node.job.id)
         if state is not None and state.get("status") in ACTIVE:
-            if self.ws.is_locked(node.dir):
-                self._wait_elsewhere(node)
+            state = self._recover(node, state)
+            if state is None:
                 return
-            recovered = None
-            code = read_exit_file(node.dir)
-            if code is not None:          # it ended while no xpmbuild watched: record it
-                recovered = Ended(Handle(node.job.id, node.dir, state.get("launcher_id")), code)
-            elif state.get("launcher") == self.launcher.name:
-                recovered = self.launcher.recover(node.job.id, node.dir, state)
-            elif self._still_alive_elsewhere(state):
-                self._wait_elsewhere(node, f"{state.get('status')} on launcher "
-                                           f"{state.get('launcher')} (job {state.get('launcher_id')})")
-                return
-            if isinstance(recovered, Handle) and self.detach:
-                # submitted by an earlier detached run: still queued or running there
-                node.status, node.state, node.handle = state.get("status"), state, None
-                node.reasons = [f"already {state.get('status')} ({self.launcher.name} job "
-                                f"{state.get('launcher_id')})"]
-                self.launcher.tracked.pop(str(recovered.launcher_id), None) \
-                    if hasattr(self.launcher, "tracked") else None
-                self._submitted(node)
-                return
-            if isinstance(recovered, Handle):
-                lock = self.ws.try_lock(node.dir)
-                if lock is None:
-                    self._wait_elsewhere(node)
-                    return
-                node.lock, node.handle = lock, recovered
-                node.status = recovered.extra.get("status") or RUNNING
-                node.reasons = [f"re-attached to {self.launcher.name} job "
-                                f"{recovered.launcher_id} started by an earlier run"]
-                node.state = state
-                node.will_run = True
-                node.ran = True
-                node.started = state.get("started")
-                node.decision = None
-                self.running[node.job.id] = node
-                self.used += self._need(node)
-                self.reporter.started(node)
-                return
-            if isinstance(recovered, Ended):
-                node.state = state
-                node.lock = self.ws.try_lock(node.dir)
-                self._finalize(node, recovered, trace_from_state=True)
-                if node.status == DONE:
-                    return
-                state = node.state
-            else:
-                state = dict(state, status=LOST,
-                             reason="it left no result and its launcher no longer knows it")
-                self.ws.write_state(node.dir, state, node.job.id)
         node.state = state
         dep_states = self._dep_states(node)
         decision = self.rebuilder.decide(node.job, node.dir, state, dep_states, self.root)
@@ -254,6 +193,68 @@ class Scheduler:
             self.counts["up_to_date"] += 1
             self.reporter.up_to_date(node)
             self._done(node)
+
+    def _recover(self, node: Node, state: dict):
+        """A job recorded as queued/running (recovery.py judges it). Returns the state to
+        decide on, or None when the job is being waited on or was recorded done."""
+        a = assess(self.ws, node.dir, state)
+        ours = state.get("launcher") == self.launcher.name
+        if a.verdict == BUSY:
+            self._wait_elsewhere(node, a.reason)
+            return None
+        if a.verdict == ENDED:        # it ended while no xpmbuild watched: record it
+            node.state = state
+            node.lock = self.ws.try_lock(node.dir)
+            self._finalize(node, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
+                                       a.exit_code), trace_from_state=True)
+            return None if node.status == DONE else node.state
+        if a.verdict in (ORPHAN, UNKNOWN) and ours:
+            recovered = self.launcher.recover(node.job.id, node.dir, state)
+            if isinstance(recovered, Handle):
+                return self._reattach(node, state, recovered)
+            if isinstance(recovered, Ended):
+                node.state = state
+                node.lock = self.ws.try_lock(node.dir)
+                self._finalize(node, recovered, trace_from_state=True)
+                return None if node.status == DONE else node.state
+            a = Assessment(GONE, LOST, f"{self.launcher.name} no longer knows it and it left "
+                                       "no result")
+        elif a.verdict in (ORPHAN, UNKNOWN):
+            if a.verdict == ORPHAN or self._still_alive_elsewhere(state):
+                self._wait_elsewhere(node, a.reason)
+                return None
+            a = Assessment(GONE, LOST, f"launcher {state.get('launcher')} no longer knows it "
+                                       "and it left no result")
+        state = dict(state, status=LOST, reason=a.reason)
+        self._write(node, state)
+        return state
+
+    def _reattach(self, node: Node, state: dict, recovered: Handle):
+        if self.detach:
+            # submitted by an earlier detached run: still queued or running there
+            node.status, node.state, node.handle = state.get("status"), state, None
+            node.reasons = [f"already {state.get('status')} ({self.launcher.name} job "
+                            f"{state.get('launcher_id')})"]
+            self.launcher.forget(recovered)
+            self._submitted(node)
+            return None
+        lock = self.ws.try_lock(node.dir)
+        if lock is None:
+            self._wait_elsewhere(node)
+            return None
+        node.lock, node.handle = lock, recovered
+        node.status = recovered.extra.get("status") or RUNNING
+        node.reasons = [f"re-attached to {self.launcher.name} job "
+                        f"{recovered.launcher_id} started by an earlier run"]
+        node.state = state
+        node.will_run = True
+        node.ran = True
+        node.started = state.get("started")
+        node.decision = None
+        self.running[node.job.id] = node
+        self.used += self._need(node)
+        self.reporter.started(node)
+        return None
 
     def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
         node.status = RUNNING
@@ -306,24 +307,26 @@ class Scheduler:
         return min(cpus, self.slots) if self.slots else cpus
 
     def _launch(self):
+        """Start what can start now. For each job, in this order: its folder is locked,
+        prepared, and recorded as queued (with this xpmbuild as ``watcher``); only then is
+        it handed to the launcher, and its record completed with the launcher's id. A kill
+        at any instant leaves a record that recovery.py reads right."""
         batch = []
         while self.to_launch and not (self.stopping and not self.keep_going):
             node = self.to_launch[0]
             need = self._need(node)
             if self.slots is not None and self.used + need > self.slots and self.used:
                 break
-            if not self.launcher.can_start(node.job.task.requires, batch) and \
+            if not self.launcher.can_start(node.job.task.requires,
+                                           [n.job.task.requires for n in batch]) and \
                     (self.running or batch):
                 break           # e.g. its GPUs are busy: wait for a job to end
             self.to_launch.popleft()
-            new = True                      # a fresh folder: nothing to compare or clear
             try:
-                os.mkdir(node.dir)
-            except FileExistsError:
-                new = False
-            except FileNotFoundError:
-                os.makedirs(node.dir, exist_ok=True)
-            lock = self.ws.try_lock(node.dir)
+                new, lock = self._lock_folder(node)
+            except OSError as e:
+                self._fail(node, None, self._folder_error(node, e), record=False)
+                continue
             if lock is None:
                 self._wait_elsewhere(node)
                 continue
@@ -339,13 +342,25 @@ class Scheduler:
             except OSError as e:
                 self._fail(node, None, f"cannot prepare the job folder: {e}")
                 continue
+            state = {"status": self.launcher.start_status, "task": node.job.task.name,
+                     "id": node.job.id, "launcher": self.launcher.name,
+                     "launcher_type": self.launcher.type, "launcher_id": None,
+                     "watcher": os.getpid(), "reasons": node.reasons,
+                     "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
+                     "dep_tasks": {d.id: d.task.name for d in node.job.deps}}
+            state.update(self.launcher.record_fields())
+            if not self._write(node, state):
+                self._fail(node, None, node.error, record=False)
+                continue
+            node.state = state
             self.used += need
             batch.append(node)
         if not batch:
             return
-        items = [(n.job.id, n.dir, n.job.task.requires, self.env, self._dependency(n))
-                 for n in batch]
-        results = self.launcher.start_many(items)
+        requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
+                                  self._dependency(n), n.lock.fd, n.job.task.name)
+                    for n in batch]
+        results = self.launcher.start_many(requests)
         for node, handle in zip(batch, results):
             if isinstance(handle, Exception):
                 self.used -= self._need(node)
@@ -355,16 +370,12 @@ class Scheduler:
             node.status = handle.extra.get("status", RUNNING)
             node.ran = True
             node.started = now()
-            state = {"status": node.status, "task": node.job.task.name, "id": node.job.id,
-                     "started": node.started, "launcher": self.launcher.name,
-                     "launcher_type": self.launcher.type,
-                     "launcher_id": handle.launcher_id, "reasons": node.reasons,
-                     "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
-                     "dep_tasks": {d.id: d.task.name for d in node.job.deps}}
+            state = dict(node.state, status=node.status, started=node.started,
+                         launcher_id=handle.launcher_id)
             state.update({k: v for k, v in handle.extra.items()
                           if k not in ("own", "status", "submitted")})
-            self.ws.write_state(node.dir, state, node.job.id)
-            node.state = state
+            if self._write(node, state):
+                node.state = state
             self.reporter.started(node)
             if self.detach:
                 # nobody waits here: the cluster runs it after its dependencies (afterok)
@@ -374,6 +385,33 @@ class Scheduler:
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    def _lock_folder(self, node: Node):
+        """Make (if need be) and lock the job's folder: (made fresh, lock or None)."""
+        new = True                      # a fresh folder: nothing to compare or clear
+        try:
+            os.mkdir(node.dir)
+        except FileExistsError:
+            new = False
+        except FileNotFoundError:
+            os.makedirs(node.dir, exist_ok=True)
+        return new, self.ws.try_lock(node.dir)
+
+    def _folder_error(self, node: Node, e: OSError) -> str:
+        if os.path.lexists(node.dir) and not os.path.isdir(node.dir):
+            return (f"its folder {node.dir} is not a folder (a file is in its place): "
+                    "remove it to rebuild the job")
+        return f"cannot make or lock its folder {node.dir}: {e.strerror or e}"
+
+    def _write(self, node: Node, state: dict) -> bool:
+        """Write the job's record; on failure (a full disk, a removed folder) say why in
+        ``node.error`` and return False: the run goes on, the old record stays whole."""
+        try:
+            self.ws.write_state(node.dir, state, node.job.id)
+            return True
+        except OSError as e:
+            node.error = f"cannot write its record {node.dir}/state.json: {e.strerror or e}"
+            return False
 
     def _dependency(self, node):
         if not self.detach:
@@ -394,41 +432,31 @@ class Scheduler:
                 self.ready.append(dep)
 
     def _prepare(self, node: Node, new: bool):
-        """Write params.json and command.sh; clear the previous build's results."""
-        job, d = node.job, node.dir
-        # not atomic on purpose: the job is not done until state.json says so
-        write_if_changed(d + "/params.json",
-                         json.dumps(actions.params_document(job), indent=1, sort_keys=True), new)
-        write_if_changed(d + "/command.sh", actions.command_script(job, node.decision.action), new)
-        if new and not any("/" in rel for rel in job.task.outputs.values()):
-            return
-        for name in (EXIT_FILE,):
-            try:
-                os.unlink(os.path.join(d, name))
-            except FileNotFoundError:
-                pass
-        for rel in job.task.outputs.values():
-            p = os.path.join(d, rel)
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(p)
-                except FileNotFoundError:
-                    pass
-            parent = os.path.dirname(p)
-            if parent != d:
-                os.makedirs(parent, exist_ok=True)
+        jobfolder.prepare(node.job, node.dir, node.decision.action, new)
 
     # ------------------------------------------------------------------ endings
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False):
         if node.job.id not in self.elsewhere:
             self.used -= self._need(node) if node.handle is not None else 0
         node.handle = None
-        state = record_end(self.ws, node.dir, node.job.id, node.job.task.outputs, node.state,
-                           ended.exit_code, ended.reason, ended.status,
-                           lambda d: (self.by_id[d].state if d in self.by_id else None))
-        self._record(node, state)
+        if not os.path.isdir(node.dir):
+            # the job removed its own folder (or put a file in its place): a failure; the
+            # folder is made again to hold the record, when it can be
+            ended = Ended(ended.handle, ended.exit_code, "its folder was removed or replaced "
+                          "while it ran", status=FAILED)
+            try:
+                os.makedirs(node.dir, exist_ok=True)
+            except OSError:
+                pass
+        try:
+            state = record_end(self.ws, node.dir, node.job.id, node.job.task.outputs,
+                               node.state, ended.exit_code, ended.reason, ended.status,
+                               lambda d: (self.by_id[d].state if d in self.by_id else None))
+        except OSError as e:        # an output that cannot be read
+            state = dict(node.state or {}, status=FAILED, ended=now(),
+                         exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
+        if not self._record(node, state):
+            state = dict(state, status=FAILED, reason=node.error)
         if state["status"] != DONE:
             self._fail(node, state, state.get("reason") or state["status"], record=False)
             return
@@ -437,12 +465,14 @@ class Scheduler:
         self.reporter.finished(node)
         self._done(node)
 
-    def _record(self, node, state):
-        self.ws.write_state(node.dir, state, node.job.id)
+    def _record(self, node, state) -> bool:
+        """Write the final record and release the folder (False: it could not be written)."""
+        ok = self._write(node, state)
         node.state = state
         if node.lock:
             node.lock.release()
             node.lock = None
+        return ok
 
     def _done(self, node: Node):
         self.counts["done"] += 1

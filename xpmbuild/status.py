@@ -46,10 +46,12 @@ def _deps_of(job_dir):
         return []
 
 
-def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int) -> dict:
-    """Record the end of a job that finished while no xpmbuild watched (detached runs)."""
+def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
+              held=None) -> dict:
+    """Record the end of a job that finished while no xpmbuild watched (detached runs),
+    under the folder's lock (``held``: a lock the caller holds already)."""
     from .rebuild import record_end
-    lock = ws.try_lock(job_dir)
+    lock = held or ws.try_lock(job_dir)
     if lock is None:
         return state
     try:
@@ -68,31 +70,23 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int) 
         ws.write_state(job_dir, new, job_id)
         return new
     finally:
-        lock.release()
+        if held is None:
+            lock.release()
 
 
 def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None, live=None):
-    """For a job recorded as queued/running: (status, reason) as things stand now."""
-    if ws.is_locked(job_dir):
-        return state["status"], "being run by an xpmbuild process"
-    launcher = launchers.get(state.get("launcher")) if launchers is not None else None
-    if launcher is not None:
-        lid = str(state.get("launcher_id"))
-        if live is None or lid not in live:
-            return state["status"], f"launcher {state.get('launcher')} did not answer"
-        word = live[lid]
-        if word in ("queued", "running"):
-            return word, f"{state.get('launcher')} job {lid}, no xpmbuild attached"
-        if word is None:
-            return LOST, "the launcher no longer knows it and it left no result"
-        return "failed", f"ended in {state.get('launcher')} as {word} without a result"
-    pid = state.get("launcher_id")
-    from .launchers.local import is_local_record, job_process_alive
-    if is_local_record(state):
-        if job_process_alive(pid, job_dir):
-            return state["status"], "running, no xpmbuild attached"
-        return LOST, "xpmbuild stopped while it ran and it left no result"
-    return state["status"], ""
+    """For a job recorded as queued/running: (status, reason) as things stand now
+    (recovery.py; ``live``: the launchers' answers, one query per launcher)."""
+    from .recovery import assess
+    ask = None
+    if launchers is not None and state.get("launcher") in launchers:
+        def ask(st):
+            lid = str(st.get("launcher_id"))
+            if live is None or lid not in live:
+                raise RuntimeError("no answer")
+            return live[lid]
+    a = assess(ws, job_dir, state, ask)
+    return a.status, a.reason
 
 
 def records(ws: Workspace, experiment: str | None = None, launchers=None) -> list[JobRecord]:

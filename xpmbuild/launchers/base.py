@@ -10,8 +10,26 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from dataclasses import dataclass, field
 
 from ..workspace import EXIT_FILE
+
+LOCK_FD = 9     # the job folder's lock, inherited by a local job's wrapper
+
+
+@dataclass
+class LaunchRequest:
+    """One job to start: its folder (holding ``command.sh``), what it requires, the
+    environment to add, the launcher ids it must wait for (detached runs), and the
+    descriptor of the folder's lock, which a local job's wrapper keeps for its life."""
+
+    key: str
+    job_dir: str
+    requires: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    after: list | None = None
+    lock_fd: int | None = None
+    task: str = ""
 
 
 class LauncherError(Exception):
@@ -42,9 +60,25 @@ class Ended:
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
 
 
-def finish_command(job_dir_expr: str = ".") -> str:
-    """The command that records the result from inside the job (xpmbuild/finish.py)."""
-    return f"{shlex.quote(sys.executable)} -m xpmbuild.finish {job_dir_expr} $rc"
+def finish_command(job_dir: str = ".", lock_fd: int | None = None) -> str:
+    """The command that records the result from inside the job (xpmbuild/finish.py);
+    ``lock_fd``: the folder's lock is held on that inherited descriptor."""
+    lock = f" {int(lock_fd)}" if lock_fd is not None else ""
+    return f"{shlex.quote(sys.executable)} -m xpmbuild.finish {shlex.quote(job_dir)} $rc{lock}"
+
+
+def exit_record(job_dir: str, watcher_pid: int | None, lock_fd: int | None = None) -> str:
+    """Shell text run when a job's wrapper exits (``rc`` set): the exit code into the job
+    folder's ``.xpm-exit`` (an absolute path: the command may have changed directory), and
+    the full result by ``xpmbuild.finish`` when the watching xpmbuild is gone."""
+    d = shlex.quote(job_dir)
+    record = f"echo $rc >{d}/{EXIT_FILE}; "
+    if watcher_pid:
+        record += (f"kill -0 {int(watcher_pid)} 2>/dev/null || "
+                   f"{finish_command(job_dir, lock_fd)} 2>/dev/null; ")
+    else:
+        record += f"{finish_command(job_dir, lock_fd)} 2>/dev/null; "
+    return record
 
 
 def wrapper_script(job_dir: str, watcher_pid: int | None = None) -> str:
@@ -57,14 +91,9 @@ def wrapper_script(job_dir: str, watcher_pid: int | None = None) -> str:
     xpmbuild watches).
     """
     d = shlex.quote(job_dir)
-    record = f"echo $rc >{EXIT_FILE}; "
-    if watcher_pid:
-        record += f"kill -0 {int(watcher_pid)} 2>/dev/null || {finish_command()} 2>/dev/null; "
-    else:
-        record += f"{finish_command()} 2>/dev/null; "
     return (f"cd {d} || exit 97; "
             f"(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log; rc=$?; "
-            + record + "exit $rc")
+            + exit_record(job_dir, watcher_pid) + "exit $rc")
 
 
 def read_exit_file(job_dir: str):
@@ -83,16 +112,19 @@ class Launcher:
         """How many cpu slots jobs may use at once here (None: no local limit)."""
         return None
 
-    def start(self, key, job_dir: str, requires: dict, env: dict) -> Handle:
+    #: the status recorded before a job is handed to the launcher
+    start_status = "queued"
+
+    def start(self, request: LaunchRequest) -> Handle:
         raise NotImplementedError
 
-    def start_many(self, items) -> list:
-        """Start several jobs: (key, job_dir, requires, env, dependency) each. Returns a
-        Handle per item, or the LauncherError that item's start raised."""
+    def start_many(self, requests: list[LaunchRequest]) -> list:
+        """Start several jobs. Returns a Handle per request, or the LauncherError that
+        request's start raised."""
         out = []
-        for key, job_dir, requires, env, _dep in items:
+        for r in requests:
             try:
-                out.append(self.start(key, job_dir, requires, env))
+                out.append(self.start(r))
             except LauncherError as e:
                 out.append(e)
         return out
@@ -130,6 +162,13 @@ class Launcher:
         if code is not None:
             return Ended(Handle(key, job_dir, state.get("launcher_id")), code)
         return None
+
+    def forget(self, handle: Handle):
+        """Stop tracking a recovered job (a detached run leaves it to the cluster)."""
+
+    def record_fields(self) -> dict:
+        """What a job's record says of where it runs (e.g. the host), before it starts."""
+        return {}
 
     def close(self):
         pass

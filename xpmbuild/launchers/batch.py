@@ -94,8 +94,8 @@ class BatchLauncher(Launcher):
         self.next_poll = time.monotonic() + self.interval
         return h
 
-    def start(self, key, job_dir, requires, env) -> Handle:
-        h = self.start_many([(key, job_dir, requires, env, None)])[0]
+    def start(self, request) -> Handle:
+        h = self.start_many([request])[0]
         if isinstance(h, Exception):
             raise h
         return h
@@ -173,6 +173,9 @@ class BatchLauncher(Launcher):
             self.next_poll = 0
             ended.extend(self.wait(0.5))
         return ended
+
+    def forget(self, handle):
+        self.tracked.pop(str(handle.launcher_id), None)
 
     def cancel_record(self, state: dict):
         lid = state.get("launcher_id")

@@ -14,8 +14,8 @@ import signal
 import socket
 import time
 
-from ..workspace import EXIT_FILE
-from .base import Ended, Handle, Launcher, LauncherError, finish_command, read_exit_file
+from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, exit_record,
+                   read_exit_file)
 
 BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
 _LOG = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -63,14 +63,19 @@ class LocalLauncher(Launcher):
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
 
-    def _script(self, job_dir):
-        """One bash per job: command.sh sourced with -eu -o pipefail, the logs opened by
-        posix_spawn, the exit code written by an EXIT trap (and, if this xpmbuild is gone
-        by then, the full result: xpmbuild.finish). No subshell, no second exec."""
-        record = (f"rc=$?; echo $rc >{EXIT_FILE}; kill -0 {os.getpid()} 2>/dev/null || "
-                  f"{finish_command()} 2>/dev/null; exit $rc")
+    def _script(self, job_dir, locked):
+        """One bash per job, the logs opened by posix_spawn. The wrapper keeps the job
+        folder's lock (inherited on fd 9) for its whole life; command.sh runs in a
+        subshell (a fork) with -eu -o pipefail and without the lock's descriptor, so an
+        ``exec`` or a ``cd`` in it cannot skip or misplace the exit record, which the
+        wrapper's EXIT trap writes (with the full result, xpmbuild.finish, if this
+        xpmbuild is gone by then). A SIGTERM to the group is recorded as exit 143."""
+        record = "rc=$?; " + exit_record(job_dir, os.getpid(), LOCK_FD if locked else None) \
+            + "exit $rc"
+        close = f"exec {LOCK_FD}>&-; " if locked else ""
         return (f"cd {shlex.quote(job_dir)} || exit 97; trap {shlex.quote(record)} EXIT; "
-                "set -eu -o pipefail; . ./command.sh")
+                "trap 'exit 143' TERM; trap 'exit 129' HUP; "
+                f"({close}set -eu -o pipefail; . ./command.sh)")
 
     def _env(self, env):
         """os.environ plus the settings' [env], built once (not per job)."""
@@ -84,12 +89,18 @@ class LocalLauncher(Launcher):
     def slots(self):
         return self.cpus
 
+    def record_fields(self) -> dict:
+        return {"host": self.host}
+
     def running(self) -> int:
         return len(self.procs)
 
+    start_status = "queued"
+
     def can_start(self, requires: dict, batch=()) -> bool:
-        """Whether the GPUs this job needs are free now (cpu slots are the scheduler's)."""
-        reserved = sum(int(n.job.task.requires.get("gpus") or 0) for n in batch)
+        """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
+        ``batch``: the requirements of the jobs about to start."""
+        reserved = sum(int(r.get("gpus") or 0) for r in batch)
         return int(requires.get("gpus") or 0) <= len(self.free_gpus) - reserved
 
     def check(self, requires: dict):
@@ -98,7 +109,8 @@ class LocalLauncher(Launcher):
             raise LauncherError(f"needs {gpus} GPU{'s' if gpus > 1 else ''}; the local "
                                 f"launcher has {self.gpu_count}")
 
-    def start(self, key, job_dir, requires, env) -> Handle:
+    def start(self, request: LaunchRequest) -> Handle:
+        key, job_dir, requires, env = request.key, request.job_dir, request.requires, request.env
         self.check(requires)
         gpus = int(requires.get("gpus") or 0)
         taken = self.free_gpus[:gpus]
@@ -106,11 +118,14 @@ class LocalLauncher(Launcher):
         child_env = dict(self._env(env), XPM_JOB_DIR=job_dir)
         if gpus or self.gpu_count:
             child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
+        actions = [(os.POSIX_SPAWN_OPEN, 1, job_dir + "/stdout.log", _LOG, 0o644),
+                   (os.POSIX_SPAWN_OPEN, 2, job_dir + "/stderr.log", _LOG, 0o644)]
+        locked = request.lock_fd is not None
+        if locked:      # dup2 clears close-on-exec: the wrapper holds the lock from here
+            actions.append((os.POSIX_SPAWN_DUP2, request.lock_fd, LOCK_FD))
         try:
-            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir)], child_env,
-                                 setsid=True, file_actions=[
-                                     (os.POSIX_SPAWN_OPEN, 1, job_dir + "/stdout.log", _LOG, 0o644),
-                                     (os.POSIX_SPAWN_OPEN, 2, job_dir + "/stderr.log", _LOG, 0o644)])
+            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir, locked)], child_env,
+                                 setsid=True, file_actions=actions)
         except OSError as e:
             self.free_gpus.extend(taken)
             raise LauncherError(f"cannot start bash: {e}") from None

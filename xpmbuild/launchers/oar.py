@@ -116,21 +116,20 @@ class OarLauncher(BatchLauncher):
 
     def start_many(self, items) -> list:
         groups: dict = {}
-        for idx, (key, d, requires, env, _dep) in enumerate(items):
-            gkey = (resource_request(requires), tuple(sorted((env or {}).items())))
+        for idx, r in enumerate(items):
+            gkey = (resource_request(r.requires), tuple(sorted((r.env or {}).items())))
             groups.setdefault(gkey, []).append(idx)
         out: list = [None] * len(items)
         for idxs in groups.values():
-            key0, d0, req0, env0, _ = items[idxs[0]]
-            task = os.path.basename(os.path.dirname(d0))
+            r0 = items[idxs[0]]
             try:
-                ids = self.submit([items[i][1] for i in idxs], req0, env0, task)
+                ids = self.submit([items[i].job_dir for i in idxs], r0.requires, r0.env, r0.task)
             except (LauncherError, OSError) as e:
                 for i in idxs:
                     out[i] = e if isinstance(e, LauncherError) else LauncherError(str(e))
                 continue
             for i, lid in zip(idxs, ids):
-                out[i] = self.track(items[i][0], items[i][1], lid)
+                out[i] = self.track(items[i].key, items[i].job_dir, lid)
         return out
 
     def query(self, ids) -> dict:

@@ -43,8 +43,9 @@ class RemoteProcessLauncher(BatchLauncher):
 
     def start_many(self, items) -> list:
         script = []
-        for _key, d, requires, env, _dep in items:
-            if int(requires.get("gpus") or 0):
+        for r in items:
+            d, env = r.job_dir, r.env
+            if int(r.requires.get("gpus") or 0):
                 raise LauncherError("gpus are not handed out on a remote host yet")
             exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in (env or {}).items())
             inner = exports + wrapper_script(self.connector.path(d))
@@ -59,8 +60,9 @@ class RemoteProcessLauncher(BatchLauncher):
             err = LauncherError(f"starting jobs on {self.connector.describe()} failed: "
                                 f"{res.stderr.strip()}")
             return [err] * len(items)
-        return [self.track(key, d, f"{self.connector.describe()}:{pid}", status="running")
-                for (key, d, *_), pid in zip(items, pids)]
+        return [self.track(r.key, r.job_dir, f"{self.connector.describe()}:{pid}",
+                           status="running")
+                for r, pid in zip(items, pids)]
 
     def poll(self):
         ids = list(self.tracked)

@@ -121,29 +121,29 @@ class SlurmLauncher(BatchLauncher):
     def start_many(self, items) -> list:
         """Submit jobs: those with the same options and no dependency go as one array.
 
-        ``items``: (key, job_dir, requires, env, dependency ids or None). Returns one
-        Handle per item (or the LauncherError of items whose submission failed).
+        ``items``: LaunchRequests. Returns one Handle per item (or the LauncherError of
+        items whose submission failed).
         """
         groups: dict = {}
-        for idx, (key, d, requires, env, dep) in enumerate(items):
-            opts = tuple(batch_options(requires))
-            gkey = (opts, tuple(sorted((env or {}).items()))) if not dep and self.array \
+        for idx, r in enumerate(items):
+            opts = tuple(batch_options(r.requires))
+            gkey = (opts, tuple(sorted((r.env or {}).items()))) if not r.after and self.array \
                 else ("single", idx)
             groups.setdefault(gkey, []).append(idx)
         out: list = [None] * len(items)
         for idxs in groups.values():
             for start in range(0, len(idxs), self.max_array):
                 chunk = idxs[start:start + self.max_array]
-                key0, d0, req0, env0, dep0 = items[chunk[0]]
-                task = os.path.basename(os.path.dirname(d0))
+                r0 = items[chunk[0]]
                 try:
-                    ids = self.submit([items[i][1] for i in chunk], req0, env0, task, dep0)
+                    ids = self.submit([items[i].job_dir for i in chunk], r0.requires, r0.env,
+                                      r0.task, r0.after)
                 except LauncherError as e:
                     for i in chunk:
                         out[i] = e
                     continue
                 for i, lid in zip(chunk, ids):
-                    out[i] = self.track(items[i][0], items[i][1], lid)
+                    out[i] = self.track(items[i].key, items[i].job_dir, lid)
         return out
 
     # ------------------------------------------------------------------ polling

@@ -1,0 +1,81 @@
+"""A job's folder before and after a build: preparing it, and keeping to it.
+
+Before a job runs, its folder gets ``params.json`` and ``command.sh`` (written only when
+they changed) and the previous build's outputs and exit record are cleared. Clearing never
+follows a link out of the folder: a link the job made (``sub -> /elsewhere``) is removed
+as a link, and what it points to is left alone. After a build, an output that leads out of
+the folder through a link is a failure of the job (:func:`escaping_output`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from . import actions
+from .workspace import EXIT_FILE
+
+
+def write_if_changed(path: str, text: str, new_dir=False):
+    if not new_dir:
+        try:
+            with open(path, encoding="utf-8") as f:
+                if f.read() == text:
+                    return
+        except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
+            pass
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def prepare(job, job_dir: str, action_text: str, new: bool):
+    """Write params.json and command.sh; clear the previous build's results."""
+    # not atomic on purpose: the job is not done until state.json says so
+    write_if_changed(job_dir + "/params.json",
+                     json.dumps(actions.params_document(job), indent=1, sort_keys=True), new)
+    write_if_changed(job_dir + "/command.sh", actions.command_script(job, action_text), new)
+    if new and not any("/" in rel for rel in job.task.outputs.values()):
+        return
+    try:
+        os.unlink(os.path.join(job_dir, EXIT_FILE))
+    except FileNotFoundError:
+        pass
+    for rel in job.task.outputs.values():
+        clear_output(job_dir, rel)
+
+
+def clear_output(job_dir: str, rel: str):
+    """Remove the output ``rel`` of the last build, inside ``job_dir`` only, and make its
+    parent folders (as real folders: a link in the way is removed, not followed)."""
+    parts = [p for p in rel.split("/") if p and p != "."]
+    cur = job_dir
+    for i, part in enumerate(parts):
+        p = os.path.join(cur, part)
+        last = i == len(parts) - 1
+        if os.path.islink(p):
+            os.unlink(p)            # the link only; below it is outside, or the job's
+        elif last:
+            if os.path.isdir(p):
+                shutil.rmtree(p)    # does not follow links inside it
+            elif os.path.lexists(p):
+                os.unlink(p)
+            break
+        elif os.path.lexists(p) and not os.path.isdir(p):
+            os.unlink(p)            # a file where a folder of the output goes
+        if not last:
+            os.makedirs(p, exist_ok=True)
+        cur = p
+
+
+def escaping_output(job_dir: str, rel: str) -> str | None:
+    """Where the output ``rel`` really is, when a link takes it out of ``job_dir``."""
+    path = os.path.join(job_dir, rel)
+    if not os.path.lexists(path):
+        return None
+    real = os.path.realpath(path)
+    base = os.path.realpath(job_dir)
+    if real == base or real.startswith(base + os.sep):
+        return None
+    return real
