@@ -1,6 +1,8 @@
 """A job's action, made concrete: the rendered shell text, ``command.sh`` and ``params.json``.
 
-Values go into shell templates shell-quoted. Paths inside the workspace are written
+Values go into shell templates quoted for their place (unquoted, or inside the author's
+double or single quotes: shellquote.py); a list is separate words, dicts and configs
+plain JSON. Paths inside the workspace are written
 relative to the job's own folder (the command runs there), so a rendered command does
 not depend on where the workspace is mounted: own outputs as ``tokens.txt``, another
 job's output as ``../../prepare/ID/tokens.txt``.
@@ -13,8 +15,10 @@ import shlex
 import sys
 
 from . import model as M
+from . import shellquote
 
 _quote = shlex.quote
+_TOP = shellquote.TOP
 
 
 def _dep_dir(job: M.Job) -> str:
@@ -22,7 +26,12 @@ def _dep_dir(job: M.Job) -> str:
 
 
 def to_text(value) -> str:
-    """A value as the text a shell command receives (before quoting)."""
+    """A value as the text a shell command receives (before quoting).
+
+    Dicts and configs are plain JSON (paths as strings, a config as its fields); a list
+    gets here only as an item of a list (placeholders split top-level lists into words:
+    :func:`to_words`).
+    """
     t = type(value)
     if t is str:
         return value
@@ -36,7 +45,28 @@ def to_text(value) -> str:
         return f"{_dep_dir(value.job)}/{value.relpath}"
     if t is M.Job:
         return _dep_dir(value)
-    return json.dumps(to_json(value), sort_keys=True)
+    return json.dumps(to_plain(value), sort_keys=True, ensure_ascii=False)
+
+
+def to_words(value) -> list[str] | None:
+    """A list as the separate words a shell command receives; None for anything else."""
+    if type(value) is not list:
+        return None
+    return [to_text(v) for v in value]
+
+
+def to_plain(value):
+    """A value as plain JSON data for a shell command: no ``$`` type tags."""
+    t = type(value)
+    if value is None or t in (str, bool, int, float):
+        return value
+    if t is list:
+        return [to_plain(v) for v in value]
+    if t is dict:
+        return {k: to_plain(v) for k, v in value.items()}
+    if t is M.ConfigValue:
+        return {k: to_plain(v) for k, v in value.values.items()}
+    return to_text(value)       # paths, outputs, jobs: their text
 
 
 def to_json(value):
@@ -81,20 +111,32 @@ def _lookup(job: M.Job, chain):
 
 
 def render_shell(job: M.Job, mask_options: bool = False) -> str:
-    """The shell text with values substituted, shell-quoted.
+    """The shell text with values substituted, quoted for where each one lands.
+
+    Unquoted, a value is one shell-quoted word and a list one quoted word per item;
+    inside the author's own quotes (``"{v}"``, ``'{v}'``, ``$'{v}'``) the value is
+    escaped for those quotes (shellquote.py; the places found at check time).
 
     ``mask_options``: leave ``{option}`` placeholders as they are, for the fingerprint
     (options are left out of identity and fingerprint: changing one rebuilds nothing).
     """
     out = []
     params = job.task.params
-    for part in job.task.action.parts:
+    template = job.task.action
+    contexts = template.contexts or [None] * len(template.parts)
+    for part, context in zip(template.parts, contexts):
         if type(part) is str:
             out.append(part)
         elif mask_options and part[0] in params and params[part[0]].option:
             out.append("{" + ".".join(part) + "}")
         else:
-            out.append(_quote(to_text(_lookup(job, part))))
+            value = _lookup(job, part)
+            words = to_words(value)
+            if words is None and (context is None or context == _TOP):
+                out.append(_quote(to_text(value)))
+            else:
+                out.append(shellquote.render(None if words is not None else to_text(value),
+                                             words, context))
     return "".join(out)
 
 

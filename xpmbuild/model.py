@@ -404,6 +404,9 @@ class Template:
 
     text: str
     parts: list                    # str | tuple[str, ...]
+    # aligned with parts: None for text, the shell context of each placeholder
+    # (shellquote.TOP, DQ, SQ, ANSI: how its value is quoted); empty: all TOP
+    contexts: list = field(default_factory=list)
 
     def names(self):
         return [p for p in self.parts if type(p) is tuple]

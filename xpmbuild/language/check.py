@@ -13,6 +13,7 @@ import os
 import re
 
 from .. import model as M
+from .. import shellquote
 from . import syntax as S
 from .errors import Pos, display_path
 from .parser import parse_file
@@ -289,6 +290,7 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
     parts: list = []
     buf = []
     seen: dict[str, int] = {}
+    positions: dict[int, Pos] = {}     # index in parts -> the placeholder's position
     last = 0
     for m in _PLACEHOLDER.finditer(text):
         buf.append(text[last:m.start()])
@@ -318,10 +320,16 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
             parts.append("".join(buf))
             buf = []
         parts.append(chain)
+        positions[len(parts) - 1] = pos
     buf.append(text[last:])
     if "".join(buf):
         parts.append("".join(buf))
-    return M.Template(text, parts)
+    template = M.Template(text, parts)
+    try:    # where each value lands for the shell: how to quote it, or an error here
+        template.contexts = shellquote.contexts(parts)
+    except shellquote.ContextError as err:
+        raise positions[err.index].error(err.message) from None
+    return template
 
 
 def _check_placeholder(chain, task: M.TaskDef, pos: Pos):

@@ -499,20 +499,24 @@ class DefaultEvaluator:
 
 
 def parse_define(text: str, type_: M.Type, ctx: Ctx, name: str, pos=None):
-    """A ``-D NAME=VALUE`` value: a literal of the arg's type; a bare word is a string."""
+    """A ``-D NAME=VALUE`` value: a literal of the arg's type; a bare word is a string.
+
+    A ``str`` or ``path`` arg (or ``str?``, ``path?``) takes the text exactly as given:
+    ``-D name=123`` is ``"123"``, ``-D name="'q'"`` is ``"'q'"`` (quotes kept).
+    """
     value = text
-    try:
-        module = parse_text(f"__v = {text}\n", "-D")
-        stmt = module.stmts[0] if len(module.stmts) == 1 else None
-        if isinstance(stmt, S.Assign) and _is_literal(stmt.value):
-            value = Compiler(Declarations(module, [module], ctx.root), None, ctx,
-                             set()).expr(stmt.value)({})
-    except XpmError:
-        value = text
     inner = type_.inner if isinstance(type_, M.OptionalType) else type_
-    if type(value) is not str and isinstance(inner, (M.PathType,)) or (
-            isinstance(inner, M.Prim) and inner.name == "str" and type(value) is not str):
-        value = text  # `-D name=123` for a str arg is the string "123"
+    as_text = isinstance(inner, M.PathType) or (isinstance(inner, M.Prim)
+                                                 and inner.name == "str")
+    if not as_text:
+        try:
+            module = parse_text(f"__v = {text}\n", "-D")
+            stmt = module.stmts[0] if len(module.stmts) == 1 else None
+            if isinstance(stmt, S.Assign) and _is_literal(stmt.value):
+                value = Compiler(Declarations(module, [module], ctx.root), None, ctx,
+                                 set()).expr(stmt.value)({})
+        except XpmError:
+            value = text
     try:
         return type_.coerce(value, ctx)
     except M.TypeMismatch as err:
