@@ -6,6 +6,7 @@ A folder's hash covers the relative names and contents of everything below it.
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat as _stat
 
@@ -80,9 +81,15 @@ class HashCache:
                     if not follow and os.path.islink(full):
                         digest = "L" + os.readlink(full)
                     else:
-                        digest = self.file_hash(full)
+                        st = os.stat(full)
+                        # a FIFO or a device is never opened (it could block or never
+                        # end): its type stands for its content
+                        digest = (self.file_hash(full, st) if _stat.S_ISREG(st.st_mode)
+                                  else "T%o" % _stat.S_IFMT(st.st_mode))
                 except FileNotFoundError:    # a dangling link or a file removed meanwhile
                     digest = "-"
+                except OSError as e:         # a symlink loop, a name too long, no access
+                    digest = "!" + errno.errorcode.get(e.errno, str(e.errno))
                 h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0" +
                          digest.encode("utf-8", "surrogateescape") + b"\0")
         return "d" + h.hexdigest()
