@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .errors import XpmError
 from . import syntax as S
+from .syntax import MAX_DEPTH
 
 _PARSER = None
 _TRANSFORMER = None
@@ -45,6 +46,7 @@ class _NewlinePostLexer:
     always_accept = ("_NL",)
 
     stack: list = []        # the brackets open at the last token (read after an error)
+    file = "<input>"        # set by parse_text, for errors
 
     def process(self, stream):
         stack = self.stack = []     # "LPAR" / "LSQB" / "dict" / "block"
@@ -69,6 +71,9 @@ class _NewlinePostLexer:
                 stack.append(t)
             elif t == "LBRACE":
                 stack.append("block" if prev_type in _BLOCK_OPENERS_AFTER else "dict")
+            if len(stack) > MAX_DEPTH and t in ("LPAR", "LSQB", "LBRACE"):
+                raise XpmError(f"too deeply nested: more than {MAX_DEPTH} levels of brackets "
+                               "and blocks", self.file, tok.line, tok.column)
             elif t in ("RPAR", "RSQB", "RBRACE") and stack:
                 stack.pop()
             prev_type = t
@@ -79,10 +84,14 @@ def _parser():
     global _PARSER, _TRANSFORMER
     if _PARSER is None:
         from lark import Lark
+        # The syntax tree is built by the parser itself (an inline transformer): no parse
+        # tree, no recursive pass over it; positions come from the tokens (named in the
+        # grammar where a node starts with a keyword or a bracket), which is twice as fast
+        # as Lark's propagate_positions.
         _TRANSFORMER = S.ToAst()
         _PARSER = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
-                       lexer="basic", postlex=_NewlinePostLexer(),
-                       propagate_positions=True, maybe_placeholders=True, cache=_cache_file())
+                       lexer="basic", postlex=_NewlinePostLexer(), transformer=_TRANSFORMER,
+                       maybe_placeholders=True, cache=_cache_file())
     return _PARSER, _TRANSFORMER
 
 
@@ -143,8 +152,11 @@ def parse_text(text: str, file: str) -> S.Module:
                                  VisitError)
     parser, transformer = _parser()
     transformer.file = file
+    postlex = getattr(parser.options, "postlex", None)
+    if postlex is not None:
+        postlex.file = file
     try:
-        items = transformer.transform(parser.parse(text))
+        items = parser.parse(text)
     except UnexpectedToken as e:
         tok = e.token
         what = "end of file" if tok.type == "$END" else (
@@ -176,6 +188,9 @@ def parse_text(text: str, file: str) -> S.Module:
     except XpmError as err:
         err._source = text
         raise
+    except RecursionError:  # pragma: no cover - the parse and the tree builder are iterative
+        raise XpmError("too deeply nested (recursion limit)", file, *_end_pos(text),
+                       text) from None
     module = S.Module(file, text)
     for item in items or ():
         if isinstance(item, S.Import):
@@ -190,20 +205,32 @@ def parse_text(text: str, file: str) -> S.Module:
 
 
 def _end_pos(text: str):
-    """Just after the last non-blank character (where a missing `}` or `)` belongs)."""
-    lines = text.rstrip().splitlines() or [""]
-    return len(lines), len(lines[-1]) + 1
+    """Just after the last non-blank character (where a missing `}` or `)` belongs).
+
+    Lines are counted as the lexer counts them: at each "\n" only."""
+    text = text.rstrip()
+    last = text.rfind("\n")
+    return text.count("\n") + 1, len(text) - last
 
 
 def parse_file(path: str | os.PathLike) -> S.Module:
     path = str(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         raise XpmError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise XpmError(f"{path} is a directory, not an .xpm file") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise XpmError(f"not UTF-8 text ({e.reason} at byte {e.start})", path, 1, 1) from None
+        # the line and column of the first bad byte (the text before it is valid UTF-8)
+        before = data[:e.start].decode("utf-8")
+        line, col = before.count("\n") + 1, len(before) - before.rfind("\n")
+        raise XpmError(f"not UTF-8 text: byte 0x{data[e.start]:02x} ({e.reason}) at byte "
+                       f"offset {e.start}", path, line, col,
+                       data.decode("utf-8", errors="replace")) from None
     except OSError as e:
         raise XpmError(f"cannot read {path}: {e.strerror}") from None
     return parse_text(text, path)

@@ -6,10 +6,11 @@ parse. Nothing here knows about types or values: that is check.py and evaluate.p
 """
 from __future__ import annotations
 
-import ast as _pyast
+import math
+import sys
 import textwrap
 
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer
 
 from .errors import Pos
 
@@ -17,7 +18,7 @@ from .errors import Pos
 
 
 class Node:
-    __slots__ = ("pos",)
+    __slots__ = ("pos", "depth")
 
 
 class Expr(Node):
@@ -179,10 +180,23 @@ class Requirement(Node):
 class Action(Node):
     """``shell "TEMPLATE"`` or ``python "module:function"``."""
 
-    __slots__ = ("kind", "text", "text_pos")
+    __slots__ = ("kind", "text", "text_pos", "raw")
 
     def __init__(self, kind, text, pos, text_pos):
         self.kind, self.text, self.pos, self.text_pos = kind, text, pos, text_pos
+        self.raw = None     # the string token as written, quotes included
+
+    def index_pos(self, index: int) -> Pos:
+        """The position in the source of character ``index`` of ``text``."""
+        p = self.text_pos
+        if self.raw is None:
+            return p
+        try:
+            _, offs = string_value(self.raw, offsets=True)
+        except StringError:     # pragma: no cover - the parse accepted it
+            return p
+        raw_index = offs[index] if 0 <= index < len(offs) else len(self.raw) - 1
+        return token_index_pos(p.file, _TokenAt(self.raw, p), raw_index)
 
 
 class Import(Node):
@@ -211,6 +225,15 @@ class ConfigDecl(Node):
         self.file = pos.file
 
 
+class _TokenAt(str):
+    """A string with a token's line and column (for :func:`token_index_pos`)."""
+
+    def __new__(cls, text, pos):
+        self = super().__new__(cls, text)
+        self.line, self.column = pos.line, pos.column
+        return self
+
+
 class Module(Node):
     """One parsed file: its imports, declarations and plan statements, in source order."""
 
@@ -223,108 +246,335 @@ class Module(Node):
 
 # ----------------------------------------------------------------------------- literals
 
+# Bounds on the syntax (docs/language.md §10): deeper nesting is refused where it starts.
+MAX_DEPTH = 100             # nested brackets/blocks, and levels of the syntax tree
+MAX_INT_DIGITS = 4300       # decimal digits of an int (Python's own str-conversion bound)
 
-def string_value(token: Token) -> str:
+_SIMPLE_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f",
+                   "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\n": ""}
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_OCT_DIGITS = frozenset("01234567")
+_TRIPLE = ('"' * 3, "'" * 3)
+
+
+class StringError(ValueError):
+    """An invalid string literal; ``index`` is where in the token's text."""
+
+    def __init__(self, message, index):
+        super().__init__(message)
+        self.message, self.index = message, index
+
+
+def decode_string(raw: str, offsets: bool = False):
+    """The value of a string token (its quotes included): Python's escapes, strictly.
+
+    An unknown escape (a backslash before a letter Python gives no meaning), a bad
+    x/u/U/N or octal escape, a NUL character (written or escaped) and a lone surrogate
+    are errors (:class:`StringError`, with the index in ``raw``). Line breaks inside a
+    triple-quoted string become a newline (CR LF and CR as Python reads them). With
+    ``offsets``, also returns the index in ``raw`` of every character of the value.
+    """
+    q = 3 if raw.startswith(_TRIPLE) else 1
+    start, end = q, len(raw) - q
+    body = raw[start:end]
+    if not offsets and "\\" not in body and "\r" not in body and "\x00" not in body:
+        return body     # the common case: nothing to decode
+    out: list = []
+    offs: list = []
+    i = start
+    while i < end:
+        c = raw[i]
+        at = i
+        if c == "\\":
+            nxt = raw[i + 1] if i + 1 < end else ""
+            if nxt == "\r":                                 # a backslash-newline, CR LF
+                i += 3 if raw.startswith("\r\n", i + 1) else 2
+                continue
+            if nxt in _SIMPLE_ESCAPES and nxt:
+                value, i = _SIMPLE_ESCAPES[nxt], i + 2
+            elif nxt and nxt in _OCT_DIGITS:
+                j = i + 1
+                while j < end and j < i + 4 and raw[j] in _OCT_DIGITS:
+                    j += 1
+                code = int(raw[i + 1:j], 8)
+                if code > 0o377:
+                    raise StringError(f"invalid octal escape {raw[i:j]!r} (at most \\377)", i)
+                value, i = chr(code), j
+            elif nxt and nxt in "xuU":
+                n = {"x": 2, "u": 4, "U": 8}[nxt]
+                digits = raw[i + 2:min(i + 2 + n, end)]
+                if len(digits) < n or not all(d in _HEX_DIGITS for d in digits):
+                    raise StringError(f"invalid \\{nxt} escape: expected {n} hex digits "
+                                      f"after \\{nxt}", i)
+                code = int(digits, 16)
+                if code > 0x10FFFF:
+                    raise StringError(f"invalid \\U escape: {raw[i:i + 10]!r} is beyond "
+                                      "U+10FFFF", i)
+                value, i = chr(code), i + 2 + n
+            elif nxt == "N":
+                close = raw.find("}", i + 2, end)
+                name = raw[i + 3:close] if raw.startswith("{", i + 2) and close > 0 else None
+                value = _unicode_name(name) if name else None
+                if value is None:
+                    shown = raw[i:close + 1] if name else "\\N"
+                    raise StringError(f"invalid \\N escape {shown[:60]!r}: expected "
+                                      "\\N{UNICODE CHARACTER NAME}", i)
+                i = close + 1
+            else:
+                shown = "\\" + nxt if nxt else "\\"
+                raise StringError(f"invalid escape sequence {shown!r} in a string; write "
+                                  "\\\\ for a backslash", i)
+            if not value:
+                continue
+        elif c == "\r":
+            if q == 1:
+                raise StringError("a carriage return (\\r) inside a one-line string", i)
+            value = "\n"
+            i += 2 if raw.startswith("\r\n", i) else 1
+        else:
+            value, i = c, i + 1
+        if value == "\x00":
+            raise StringError("a NUL character in a string", at)
+        if "\ud800" <= value <= "\udfff":
+            raise StringError(f"a lone surrogate U+{ord(value):04X} in a string", at)
+        out.append(value)
+        if offsets:
+            offs.append(at)
+    value = "".join(out)
+    return (value, offs) if offsets else value
+
+
+def _unicode_name(name):
+    import unicodedata
+    try:
+        value = unicodedata.lookup(name)
+    except KeyError:
+        return None
+    return value if len(value) == 1 else None   # a named sequence is no \N{...}
+
+
+def _dedent(value: str, offs):
+    """textwrap.dedent, also carrying the source index of every character."""
+    if offs is None:
+        return textwrap.dedent(value), None
+    lines, line_offs, k = value.split("\n"), [], 0
+    newline_offs = []
+    for line in lines:
+        line_offs.append(offs[k:k + len(line)])
+        k += len(line)
+        if k < len(offs):
+            newline_offs.append(offs[k])
+        k += 1
+    margin = None
+    for n, line in enumerate(lines):
+        stripped = line.lstrip(" \t")
+        if line and not stripped:               # blanks only: emptied, as textwrap does
+            lines[n], line_offs[n] = "", []
+            continue
+        if not line:
+            continue
+        indent = line[:len(line) - len(stripped)]
+        if margin is None:
+            margin = indent
+        elif indent.startswith(margin):
+            pass
+        elif margin.startswith(indent):
+            margin = indent
+        else:
+            for i, (x, y) in enumerate(zip(margin, indent)):
+                if x != y:
+                    margin = margin[:i]
+                    break
+    out, out_offs = [], []
+    for n, line in enumerate(lines):
+        o = line_offs[n]
+        if margin and line.startswith(margin):
+            line, o = line[len(margin):], o[len(margin):]
+        out.append(line)
+        out_offs.extend(o)
+        if n < len(newline_offs):
+            out_offs.append(newline_offs[n])
+    return "\n".join(out), out_offs
+
+
+def string_value(token: Token, offsets: bool = False):
+    """The value of a STRING token; with ``offsets``, (value, index in the token per char).
+
+    Raises :class:`StringError` for an invalid literal.
+    """
     text = str(token)
-    value = _pyast.literal_eval(text)
-    if text.startswith(('"""', "'''")):
+    if offsets:
+        value, offs = decode_string(text, True)
+    else:
+        value, offs = decode_string(text), None
+    if text.startswith(_TRIPLE):
         if value.startswith("\n"):
-            value = value[1:]
+            value, offs = value[1:], offs and offs[1:]
         elif value.startswith("\r\n"):
-            value = value[2:]
-        value = textwrap.dedent(value)
+            value, offs = value[2:], offs and offs[2:]
+        value, offs = _dedent(value, offs)
         # a closing quote on its own line leaves trailing blanks: drop them
         if "\n" in value and not value.rsplit("\n", 1)[1].strip():
-            value = value.rsplit("\n", 1)[0] + "\n"
-    return value
+            head = value.rsplit("\n", 1)[0]
+            value, offs = head + "\n", offs and offs[:len(head) + 1]
+    return (value, offs) if offsets else value
+
+
+def token_index_pos(file: str, token, index: int) -> Pos:
+    """The position of character ``index`` of ``token``'s text (which may span lines)."""
+    text = str(token)
+    nl = text.rfind("\n", 0, index)
+    if nl < 0:
+        return Pos(file, token.line, token.column + index)
+    return Pos(file, token.line + text.count("\n", 0, index), index - nl)
 
 
 def number_value(token: Token):
+    """The value of a NUMBER token; ValueError for an int or a float out of bounds."""
     text = str(token).replace("_", "")
     if any(c in text for c in ".eE"):
-        return float(text)
-    return int(text)
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(f"float literal out of range: {shorten(str(token))} is beyond "
+                             f"the largest float, {sys.float_info.max!r}")
+        return value
+    digits = text.lstrip("0") or "0"
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"integer literal too large: {len(digits)} digits (at most "
+                         f"{MAX_INT_DIGITS})")
+    return int(digits)
+
+
+def shorten(text: str, n: int = 40) -> str:
+    """``text``, its middle elided beyond ``n`` characters (for messages)."""
+    return text if len(text) <= n else text[:n // 2] + "..." + text[-(n // 2):]
 
 
 # ----------------------------------------------------------------------------- transformer
 
 
+def _depth(x) -> int:
+    return getattr(x, "depth", 0)
+
+
+def first_pos(e) -> Pos:
+    """The position of the first token of expression ``e`` (its own pos may be later)."""
+    while True:
+        t = type(e)
+        if t is BinOp or t is BoolOp:
+            e = e.left
+        elif t is GetAttr or t is GetItem:
+            e = e.obj
+        elif t is Call:
+            e = e.func
+        else:
+            return e.pos
+
+
 def _binop(op):
-    def method(self, meta, c):
-        return BinOp(op, c[0], c[1], c[0].pos)
+    def method(self, c):
+        return self._nest(BinOp(op, c[0], c[1], c[0].pos), c[0], c[1])
     return method
 
 
-@v_args(meta=True)
 class ToAst(Transformer):
-    """Builds syntax nodes; ``file`` is set by the parser before each parse."""
+    """Builds syntax nodes as the LALR parser reduces (Lark's inline transformer: no parse
+    tree, no recursion); ``file`` is set by the parser before each parse.
+
+    Every node gets a ``depth`` (1 + its deepest child); one deeper than
+    :data:`MAX_DEPTH` is an error at that node, so that the recursive passes after the
+    parse (check, compile, evaluate) stay far from Python's recursion limit.
+    """
 
     file = "<input>"
-
-    def _pos(self, meta) -> Pos:
-        return Pos(self.file, getattr(meta, "line", 0), getattr(meta, "column", 0))
 
     def _tpos(self, token: Token) -> Pos:
         return Pos(self.file, token.line, token.column)
 
-    # ---- literals and atoms
-    def number(self, meta, c):
-        return Const(number_value(c[0]), self._tpos(c[0]))
+    def _nest(self, node, *children):
+        d = 0
+        for ch in children:
+            cd = getattr(ch, "depth", 0)
+            if cd > d:
+                d = cd
+        node.depth = d + 1
+        if d >= MAX_DEPTH:
+            raise first_pos(node).error(
+                f"too deeply nested: more than {MAX_DEPTH} levels of expressions, blocks or "
+                "types here (each operator of a chain, call, bracket and block is a level)")
+        return node
 
-    def neg_number(self, meta, c):
-        return Const(-number_value(c[0]), self._pos(meta))
-
-    def string(self, meta, c):
+    def _string(self, token: Token) -> str:
         try:
-            return Const(string_value(c[0]), self._tpos(c[0]))
-        except (ValueError, SyntaxError) as e:
-            raise self._tpos(c[0]).error(f"invalid string literal: {e}") from None
+            return string_value(token)
+        except StringError as e:
+            raise token_index_pos(self.file, token, e.index).error(e.message) from None
 
-    def true(self, meta, c):
-        return Const(True, self._pos(meta))
+    def _number(self, token: Token, pos: Pos | None = None):
+        try:
+            return number_value(token)
+        except ValueError as e:
+            err = (pos or self._tpos(token)).error(str(e))
+            err.limit = True
+            raise err from None
 
-    def false(self, meta, c):
-        return Const(False, self._pos(meta))
+    # ---- literals and atoms
+    def number(self, c):
+        return Const(self._number(c[0]), self._tpos(c[0]))
 
-    def none(self, meta, c):
-        return Const(None, self._pos(meta))
+    def neg_number(self, c):
+        return Const(-self._number(c[1]), self._tpos(c[0]))
 
-    def name(self, meta, c):
+    def string(self, c):
+        return Const(self._string(c[0]), self._tpos(c[0]))
+
+    def true(self, c):
+        return Const(True, self._tpos(c[0]))
+
+    def false(self, c):
+        return Const(False, self._tpos(c[0]))
+
+    def none(self, c):
+        return Const(None, self._tpos(c[0]))
+
+    def name(self, c):
         return Name(str(c[0]), self._tpos(c[0]))
 
-    def list(self, meta, c):
-        return ListExpr([x for x in c if x is not None], self._pos(meta))
+    def list(self, c):
+        items = [x for x in c[1:] if x is not None]
+        return self._nest(ListExpr(items, self._tpos(c[0])), *items)
 
-    def dict(self, meta, c):
-        return DictExpr([x for x in c if x is not None], self._pos(meta))
+    def dict(self, c):
+        pairs = [x for x in c[1:] if x is not None]
+        return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
 
-    def pair(self, meta, c):
+    def pair(self, c):
         return (c[0], c[1])
 
-    def tag(self, meta, c):
-        return TagExpr(c[0], self._pos(meta))
+    def tag(self, c):
+        return self._nest(TagExpr(c[1], self._tpos(c[0])), c[1])
 
     # ---- operators
     eq, ne, lt, le, gt = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">")
     ge, add, sub, mul, div = _binop(">="), _binop("+"), _binop("-"), _binop("*"), _binop("/")
     floordiv, mod = _binop("//"), _binop("%")
 
-    def or_(self, meta, c):
-        return BoolOp("or", c[0], c[1], self._pos(meta))
+    def or_(self, c):
+        return self._nest(BoolOp("or", c[0], c[1], first_pos(c[0])), c[0], c[1])
 
-    def and_(self, meta, c):
-        return BoolOp("and", c[0], c[1], self._pos(meta))
+    def and_(self, c):
+        return self._nest(BoolOp("and", c[0], c[1], first_pos(c[0])), c[0], c[1])
 
-    def not_(self, meta, c):
-        return Unary("not", c[0], self._pos(meta))
+    def not_(self, c):
+        return self._nest(Unary("not", c[1], self._tpos(c[0])), c[1])
 
-    def neg(self, meta, c):
-        return Unary("-", c[0], self._pos(meta))
+    def neg(self, c):
+        return self._nest(Unary("-", c[1], self._tpos(c[0])), c[1])
 
-    def pos(self, meta, c):
-        return Unary("+", c[0], self._pos(meta))
+    def pos(self, c):
+        return self._nest(Unary("+", c[1], self._tpos(c[0])), c[1])
 
-    def call(self, meta, c):
+    def call(self, c):
         args, kwargs = [], []
         if c[1] is not None:
             for a in c[1]:
@@ -334,40 +584,42 @@ class ToAst(Transformer):
                     raise a.pos.error("positional argument follows keyword argument")
                 else:
                     args.append(a)
-        return Call(c[0], args, kwargs, c[0].pos)
+        return self._nest(Call(c[0], args, kwargs, c[0].pos), c[0], *args,
+                          *[k.value for k in kwargs])
 
-    def arguments(self, meta, c):
+    def arguments(self, c):
         return c
 
-    def posarg(self, meta, c):
+    def posarg(self, c):
         return c[0]
 
-    def kwarg(self, meta, c):
+    def kwarg(self, c):
         return Keyword(str(c[0]), c[1], self._tpos(c[0]))
 
-    def getattr(self, meta, c):
-        return GetAttr(c[0], str(c[1]), self._tpos(c[1]))
+    def getattr(self, c):
+        return self._nest(GetAttr(c[0], str(c[1]), self._tpos(c[1])), c[0])
 
-    def getitem(self, meta, c):
-        return GetItem(c[0], c[1], c[1].pos)
+    def getitem(self, c):
+        return self._nest(GetItem(c[0], c[1], c[1].pos), c[0], c[1])
 
     # ---- statements
-    def assign(self, meta, c):
-        return Assign(str(c[0]), c[1], self._tpos(c[0]))
+    def assign(self, c):
+        return self._nest(Assign(str(c[0]), c[1], self._tpos(c[0])), c[1])
 
-    def expr_stmt(self, meta, c):
-        return ExprStmt(c[0], c[0].pos)
+    def expr_stmt(self, c):
+        return self._nest(ExprStmt(c[0], c[0].pos), c[0])
 
-    def for_stmt(self, meta, c):
-        return For(str(c[0]), c[1], c[2], self._pos(meta))
+    def for_stmt(self, c):
+        return self._nest(For(str(c[1]), c[2], c[3], self._tpos(c[0])), c[2], *c[3])
 
-    def if_stmt(self, meta, c):
-        orelse = c[2] if len(c) > 2 else None
+    def if_stmt(self, c):
+        orelse = c[3] if len(c) > 3 else None
         if isinstance(orelse, If):
             orelse = [orelse]
-        return If(c[0], c[1], orelse, self._pos(meta))
+        return self._nest(If(c[1], c[2], orelse, self._tpos(c[0])), c[1], *c[2],
+                          *(orelse or ()))
 
-    def block(self, meta, c):
+    def block(self, c):
         for item in c:
             if not isinstance(item, (Assign, For, If, ExprStmt)):
                 raise item.pos.error("declarations (import, arg, config, task) are only "
@@ -375,7 +627,7 @@ class ToAst(Transformer):
         return list(c)
 
     # ---- types
-    def type(self, meta, c):
+    def type(self, c):
         name = c[0]
         param = choices = None
         optional = False
@@ -386,47 +638,53 @@ class ToAst(Transformer):
                 param = x[1]
             elif isinstance(x, tuple) and x[0] == "choices":
                 choices = x[1]
-        return TypeExpr(str(name), param, choices, optional, self._tpos(name))
+        return self._nest(TypeExpr(str(name), param, choices, optional, self._tpos(name)),
+                          param)
 
-    def type_params(self, meta, c):
+    def type_params(self, c):
         return ("param", c[0])
 
-    def type_choices(self, meta, c):
+    def type_choices(self, c):
         return ("choices", [x.value for x in c])
 
     # ---- declarations
-    def import_decl(self, meta, c):
-        return Import(string_value(c[0]), self._pos(meta))
+    def import_decl(self, c):
+        return Import(self._string(c[1]), self._tpos(c[0]))
 
-    def arg_decl(self, meta, c):
+    def arg_decl(self, c):
         return ArgDecl(str(c[0]), c[1], c[2], self._tpos(c[0]))
 
-    def docstring(self, meta, c):
-        return ("doc", string_value(c[0]), self._tpos(c[0]))
+    def docstring(self, c):
+        return ("doc", self._string(c[0]), self._tpos(c[0]))
 
-    def param(self, meta, c):
+    def param(self, c):
         option = isinstance(c[0], Token) and c[0].type == "OPTION"
         if option:
             c = c[1:]
         default = c[2] if len(c) > 2 else None
         return ("param", Param(str(c[0]), c[1], default, option, self._tpos(c[0])))
 
-    def output_decl(self, meta, c):
-        return ("output", Output(str(c[0]), string_value(c[1]), self._tpos(c[0])))
+    def output_decl(self, c):
+        return ("output", Output(str(c[0]), self._string(c[1]), self._tpos(c[0])))
 
-    def requirement(self, meta, c):
+    def requirement(self, c):
         return Requirement(str(c[0]), c[1], self._tpos(c[0]))
 
-    def requires_decl(self, meta, c):
-        return ("requires", list(c), self._pos(meta))
+    def requires_decl(self, c):
+        return ("requires", list(c[1:]), self._tpos(c[0]))
 
-    def shell_action(self, meta, c):
-        return ("action", Action("shell", string_value(c[0]), self._pos(meta), self._tpos(c[0])))
+    def _action(self, kind, c):
+        action = Action(kind, self._string(c[1]), self._tpos(c[0]), self._tpos(c[1]))
+        action.raw = str(c[1])
+        return ("action", action)
 
-    def python_action(self, meta, c):
-        return ("action", Action("python", string_value(c[0]), self._pos(meta), self._tpos(c[0])))
+    def shell_action(self, c):
+        return self._action("shell", c)
 
-    def _decl(self, kind, meta, c):
+    def python_action(self, c):
+        return self._action("python", c)
+
+    def _decl(self, kind, c):
         name_tok = c[0]
         pos = self._tpos(name_tok)
         doc, params, outputs, requires, action = None, [], [], [], None
@@ -459,11 +717,11 @@ class ToAst(Transformer):
                             "`python \"module:function\"` line in its body")
         return ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos)
 
-    def config_decl(self, meta, c):
-        return self._decl("config", meta, c)
+    def config_decl(self, c):
+        return self._decl("config", c)
 
-    def task_decl(self, meta, c):
-        return self._decl("task", meta, c)
+    def task_decl(self, c):
+        return self._decl("task", c)
 
-    def start(self, meta, c):
+    def start(self, c):
         return list(c)
