@@ -409,12 +409,13 @@ def test_experiment_folder_lists_jobs_and_links(built):
     targets = {os.path.realpath(os.path.join(exp, "jobs", x)) for x in links}
     assert targets == {os.path.realpath(n["dir"]) for n in doc["nodes"]}
 
-    # --name: another experiment folder over the same job folders; nothing runs
+    # --name: another experiment folder over the same job folders; nothing runs. A
+    # targeted run records the whole plan (issue 7: the record is what `gc` keeps)
     proj.run("--name", "other", "evaluate[seed=0]")
     assert proj.executions() == []
     other = os.path.join(proj.ws, "experiments", "other")
-    assert len(read(os.path.join(other, "jobs.jsonl")).splitlines()) == 3
-    assert len(os.listdir(os.path.join(other, "jobs"))) == 3
+    assert len(read(os.path.join(other, "jobs.jsonl")).splitlines()) == 6
+    assert len(os.listdir(os.path.join(other, "jobs"))) == 6
 
 
 def remove_fast_path_manifests(proj):
@@ -484,15 +485,19 @@ def test_unreadable_state_json_reruns_the_job(built):
     assert proj.state(d)["status"] == "done"
 
 
-def test_deleted_input_reruns_and_fails_with_the_reason(built):
+def test_deleted_input_is_an_error_before_anything_runs(built):
+    """A missing `path` input is an error of plan and run (exit 2, at the call), not a
+    stale job that fails (tests/test_path_inputs.py has the details)."""
     proj = built
     os.unlink(proj.path("data/other.txt"))
-    proj.plan_json()
-    assert proj.ran() == ["stats"]
-    assert reasons_of(proj, "stats") == ["input data/other.txt is missing"]
-    proj.run(expect=1)
-    assert proj.executions() == ["stats"]
+    for r in (proj.plan(expect=2), proj.run(expect=2)):
+        assert "stats(text=...): input path data/other.txt" in r.stderr, describe(r)
+        assert "does not exist" in r.stderr, describe(r)
+    assert proj.executions() == []
     write(proj.path("data/other.txt"), "abc\n")
+    proj.run()
+    assert proj.executions() == []       # the same content as before: nothing to redo
+    write(proj.path("data/other.txt"), "abcd\n")
     proj.run()
     assert proj.executions() == ["stats"]
 

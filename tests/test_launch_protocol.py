@@ -21,7 +21,9 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from buildutil import Project, alive, describe, kill_group, read, wait_for, write  # noqa: E402
 
-WAIT_GO = "while [ ! -e {here}/go ]; do sleep 0.02; done"
+# the go file lies outside the experiment's folder: a file the command names inside it
+# would be tracked as code (code.py), and its appearance would rebuild the job
+WAIT_GO = "while [ ! -e {here}/../go ]; do sleep 0.02; done"
 
 PYJOB = """\
 import os, time
@@ -34,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def work(i, out=None, x=None, y=None, block=False):
     log("start")
-    while block and not os.path.exists(os.path.join(HERE, "go")):
+    while block and not os.path.exists(os.path.join(HERE, "..", "go")):
         time.sleep(0.02)
     time.sleep((i % 5) * 0.01)
     with open("out.txt", "w") as f:
@@ -83,7 +85,7 @@ def job_pids(proj):
     'echo ok > $XPM_JOB_DIR/{o}"',
 ], ids=["exec", "cd"])
 def test_a_shell_job_that_execs_or_cds_still_records_its_end_after_kill9(tmp_path, action):
-    proj = Project(tmp_path, f"""\
+    proj = Project(tmp_path / "exp", f"""\
 task t {{
     output o = "o.txt"
     {action}
@@ -93,7 +95,7 @@ t()
     run = Run(proj)
     wait_for(lambda: started(proj, 1), 30, what="the job to start")
     run.kill9()
-    write(proj.path("go"), "")
+    write(proj.path("../go"), "")
     d = proj.job_dir("t")
     wait_for(lambda: (proj.state(d) or {}).get("status") == "done", 30,
              what="the job to record its own result")
@@ -105,7 +107,7 @@ t()
 
 
 def test_a_python_action_records_its_end_after_kill9(tmp_path):
-    proj = Project(tmp_path, """\
+    proj = Project(tmp_path / "exp", """\
 task t {
     i: int
     block: bool = True
@@ -117,7 +119,7 @@ t(i=1)
     run = Run(proj)
     wait_for(lambda: started(proj, 1), 30, what="the job to start")
     run.kill9()
-    write(proj.path("go"), "")
+    write(proj.path("../go"), "")
     d = proj.job_dir("t")
     wait_for(lambda: (proj.state(d) or {}).get("status") == "done", 30,
              what="the python job to record its own result")
@@ -129,7 +131,7 @@ t(i=1)
 def test_kill9_right_after_a_wide_batch_is_spawned_runs_nothing_twice(tmp_path):
     """kill -9 as soon as the first of 40 jobs starts: the others of the batch are being
     spawned. The next run, started at once, must wait for every one of them."""
-    proj = Project(tmp_path, f"""\
+    proj = Project(tmp_path / "exp", f"""\
 task t {{
     i: int
     output o = "o.txt"
@@ -143,7 +145,7 @@ for i in range(40) {{ t(i=i) }}
     second = Run(proj, "-j", "40")
     # the second run must not start any job the first one started
     time_started = len(job_pids(proj))
-    write(proj.path("go"), "")
+    write(proj.path("../go"), "")
     out, err = second.p.communicate(timeout=120)
     assert second.p.returncode == 0, out + err
     starts, ends = runs_per_job(proj)
@@ -157,7 +159,7 @@ for i in range(40) {{ t(i=i) }}
 
 def test_a_record_exists_before_the_job_runs(tmp_path):
     """Every job that has started has a record saying so, and its folder is locked."""
-    proj = Project(tmp_path, f"""\
+    proj = Project(tmp_path / "exp", f"""\
 task t {{
     i: int
     shell "echo start $XPM_JOB_DIR $$ >> {{here}}/runs.log; {WAIT_GO}"
@@ -179,7 +181,7 @@ for i in range(10) {{ t(i=i) }}
             finally:
                 os.close(fd)
     finally:
-        write(proj.path("go"), "")
+        write(proj.path("../go"), "")
     proj.run()
     assert len(log_lines(proj)) == 10
 

@@ -90,6 +90,10 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
             dep_states[d.id] = dn.state if dn is not None else \
                 ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
         decision = rebuilder.decide(n.job, n.dir, state, dep_states, plan.root)
+        n.decision = decision
+        if decision.conflict:
+            n.status, n.reasons = "failed", [decision.conflict]
+            continue
         if state is None:
             n.status = NEW
         elif state.get("status") != DONE:
@@ -138,7 +142,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     if unknown:
         raise ValueError(f"--force {unknown[0]}: no such task; tasks: "
                          + ", ".join(sorted(plan.tasks)))
-    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all)
+    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
     if dry_run_only:
         if ws.exists():
             ws.load_index()
@@ -150,7 +154,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         return BuildResult(plan, ws, nodes, dry_run=True)
     ws.create()
     ws.load_index()
-    ws.write_experiment(plan.name, [n.job for n in nodes])
+    # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
+    ws.write_experiment(plan.name, list(plan.jobs.values()))
     if launcher is None:
         from .launchers.local import LocalLauncher
         launcher = LocalLauncher(cpus=jobs)

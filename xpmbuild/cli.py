@@ -59,11 +59,19 @@ def _os_error(err: OSError) -> str:
     return f"error: {where}{err.strerror or err}"
 
 
-def load_plan(file, defines=(), name=None):
-    """Check and evaluate an experiment file; language errors exit 2 with FILE:LINE:COL."""
+def load_plan(file, defines=(), name=None, check_inputs=True, settings=None):
+    """Check and evaluate an experiment file; language errors exit 2 with FILE:LINE:COL.
+
+    ``check_inputs``: a ``path`` input that is missing or not a regular file or folder is
+    an error too (check, plan, run; ``graph`` draws the plan without looking at files).
+    The settings' ``namespace`` (xpmbuild.toml beside the file) enters job ids when set.
+    """
     from .language import XpmError, evaluate
+    if settings is None:
+        settings = _settings(file, None)
     try:
-        return evaluate(file, _defines(defines), name=name)
+        return evaluate(file, _defines(defines), name=name, check_inputs=check_inputs,
+                        namespace=settings.get("namespace"))
     except XpmError as err:
         _fail(err.render())
     except RecursionError:
@@ -112,7 +120,7 @@ def check(file, defines):
 def graph(file, targets, defines, fmt):
     """Print the job graph of FILE: task names, short ids and tags."""
     from .graph import export
-    plan = load_plan(file, defines)
+    plan = load_plan(file, defines, check_inputs=False)
     jobs = select_jobs(plan, targets)
     click.echo(export(jobs, fmt))
 
@@ -141,10 +149,10 @@ def _print_json(doc):
     sys.stdout.write(json.dumps(doc, indent=indent) + "\n")
 
 
-def _fast_noop(ws, file, defines, name, targets, dry_run, as_json) -> bool:
+def _fast_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
     """Nothing changed since the last complete run: answer from the manifest, stat only."""
     from . import noop
-    m = noop.check(ws, file, defines, name, targets)
+    m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
     if m is None:
         return False
     n = m["count"]
@@ -195,12 +203,13 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     _check_workspace(ws, write=not dry_run)
     defs = _defines(defines)
     if not (force or force_all or detach) and _fast_noop(ws, file, defs, name, targets,
-                                                         dry_run, as_json):
+                                                         dry_run, as_json,
+                                                         settings.get("namespace")):
         sys.exit(0)
     from . import noop
     from .build import build
     from .report import PlainReporter, RichReporter, console, render_plan, render_summary
-    plan = load_plan(file, defines, name)
+    plan = load_plan(file, defines, name, settings=settings)
     select_jobs(plan, targets)          # target errors before anything else
     if not dry_run:
         _check_workspace(ws, write=True, create=True)
@@ -233,7 +242,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
             reporter.stop()
     if not result.interrupted and os.path.isdir(ws):
         try:
-            noop.record(ws, file, defs, name, targets, plan, result.nodes)
+            noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
+                        settings.get("namespace"))
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
@@ -564,6 +574,58 @@ def jobs_clean(job, workspace, experiment, task, state, tag, settings_file, orph
     if not dry_run:
         click.echo(f"removed {removed} job folder{'s' if removed != 1 else ''}"
                    + (f", kept {kept} running" if kept else ""))
+
+
+@main.command("gc")
+@workspace_option
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed, and how much.")
+@click.option("-y", "--yes", is_flag=True, help="Remove without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def gc_cmd(workspace, dry_run, yes, as_json):
+    """Remove job folders that no experiment's latest plan uses (nor their dependencies).
+
+    Running jobs are never touched. On a terminal it asks first; elsewhere give --yes."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from . import gc
+    from .report import console
+    ws, _settings_ = _workspace(workspace)
+    found = gc.collect(ws)
+    if as_json:
+        doc = {"workspace": ws.root, "garbage": [g.to_json() for g in found.garbage],
+               "bytes": found.size, "kept": found.kept,
+               "running": [g.to_json() for g in found.busy], "removed": 0}
+    out = console()
+    if not as_json:
+        if found.garbage:
+            table = Table(title=f"{len(found.garbage)} job folders no plan uses "
+                                f"({gc.human(found.size)})", title_justify="left")
+            for col in ("job", "status", "size"):
+                table.add_column(col, justify="right" if col == "size" else "left")
+            for g in found.garbage:
+                table.add_row(escape(f"{g.task}/{g.id[:8]}"), g.status, gc.human(g.size))
+            out.print(table)
+        for g in found.busy:
+            out.print(escape(f"kept {g.task}/{g.id[:8]}: it is {g.status}"))
+        out.print(f"{found.kept} job folders are used by the experiments' latest plans")
+    if not found.garbage or dry_run:
+        if as_json:
+            _print_json(doc)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail(f"error: would remove {len(found.garbage)} job folders "
+                  f"({gc.human(found.size)}): give --yes to remove them", 1)
+        if not click.confirm(f"Remove {len(found.garbage)} job folders "
+                             f"({gc.human(found.size)})?", default=False):
+            return
+    removed, freed = gc.remove(ws, found)
+    if as_json:
+        doc["removed"] = removed
+        _print_json(doc)
+    else:
+        out.print(f"removed {removed} job folders ({gc.human(freed)})")
 
 
 def run_main():  # console-script entry point

@@ -20,12 +20,13 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 3
+VERSION = 4
 
 
-def _key(ws_root, file, defines, name, targets) -> dict:
+def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None) -> dict:
     from . import __version__
-    return {"v": VERSION, "xpmbuild": __version__, "file": os.path.abspath(file),
+    # a run's manifest also vouches for the experiment's record, which plan does not write
+    return {"v": VERSION, "mode": "plan" if dry_run else "run", "namespace": namespace or "", "xpmbuild": __version__, "file": os.path.abspath(file),
             "workspace": os.path.abspath(ws_root),
             "cwd": os.getcwd(), "home": os.environ.get("HOME", ""),
             "defines": sorted((defines or {}).items()), "name": name or "",
@@ -55,16 +56,16 @@ def _content(path):
         return None
 
 
-def check(ws_root: str, file, defines, name, targets):
+def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None):
     """The manifest if nothing changed since it was written, else None."""
     try:
-        return _check(ws_root, file, defines, name, targets)
+        return _check(ws_root, file, defines, name, targets, dry_run, namespace)
     except Exception:       # a damaged manifest only costs the fast path
         return None
 
 
-def _check(ws_root, file, defines, name, targets):
-    key = _key(ws_root, file, defines, name, targets)
+def _check(ws_root, file, defines, name, targets, dry_run, namespace):
+    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
     try:
         with open(_path(ws_root, key), "rb") as f:
             m = marshal.load(f)
@@ -90,11 +91,12 @@ def _check(ws_root, file, defines, name, targets):
     return m
 
 
-def record(ws_root: str, file, defines, name, targets, plan, nodes):
+def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=False,
+           namespace=None):
     """Write the manifest after a run in which every job is done (else remove it)."""
-    from .actions import python_module_file
+    from .code import CodeFinder, code_stat_paths
     from .rebuild import input_paths
-    key = _key(ws_root, file, defines, name, targets)
+    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
     path = _path(ws_root, key)
     if not nodes or any(n.status != "done" for n in nodes):
         try:
@@ -103,15 +105,26 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes):
             pass
         return False
     seen: dict = {}
-    for n in nodes:
-        job = n.job
-        files = [n.dir + "/state.json"]
-        files += [n.dir + "/" + rel for rel in job.task.outputs.values()]
-        files += input_paths(job)
-        if job.task.action_kind == "python":
-            mod = python_module_file(job.task)
-            if mod:
-                files.append(mod)
+    finder = CodeFinder()
+    for task in plan.tasks.values():
+        # a code folder is judged by the stat of each of its folders and files
+        for p in (q for c in finder.files(task) for q in code_stat_paths(c)):
+            if p not in seen:
+                try:
+                    st = os.stat(p)
+                except OSError:
+                    return False
+                seen[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    # the experiment's record: if another run rewrote it, the full path records this plan
+    record_file = os.path.join(ws_root, "experiments", plan.name, "jobs.jsonl")
+    for n in ([] if dry_run else [None]) + list(nodes):
+        if n is None:
+            files = [record_file]
+        else:
+            job = n.job
+            files = [n.dir + "/state.json"]
+            files += [n.dir + "/" + rel for rel in job.task.outputs.values()]
+            files += input_paths(job)
         for p in files:
             if p not in seen:
                 sig = _sig(p)

@@ -18,6 +18,8 @@ import xxhash
 
 from . import actions
 from . import model as M
+from .code import CodeFinder, code_hash
+from .neighbours import Neighbours
 from .workspace import DONE, Workspace
 
 
@@ -37,6 +39,10 @@ def fingerprint_of(job_id: str, trace: dict) -> str:
         h.update(b"\0d" + d.encode())
         for k, v in (deps[d] or {}).items():
             h.update(b"\0" + k.encode() + b"=" + str(v).encode())
+    code = trace.get("code")
+    if code:            # absent when a task has no code files: such fingerprints are as before
+        for p in sorted(code):
+            h.update(b"\0c" + p.encode("utf-8", "surrogateescape") + b"=" + str(code[p]).encode())
     return h.hexdigest()
 
 
@@ -58,14 +64,15 @@ def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
 
 
 class Decision:
-    __slots__ = ("stale", "reasons", "fingerprint", "trace", "action")
+    __slots__ = ("stale", "reasons", "fingerprint", "trace", "action", "conflict")
 
-    def __init__(self, stale, reasons, fingerprint, trace, action):
+    def __init__(self, stale, reasons, fingerprint, trace, action, conflict=None):
         self.stale = stale
         self.reasons = reasons
         self.fingerprint = fingerprint
         self.trace = trace
         self.action = action
+        self.conflict = conflict    # the folder is another project's job: never build it
 
 
 def input_paths(job: M.Job) -> list[str]:
@@ -99,12 +106,17 @@ def short(job_id: str) -> str:
 
 
 class Rebuilder:
-    def __init__(self, workspace: Workspace, force_tasks=(), force_all=False):
+    def __init__(self, workspace: Workspace, force_tasks=(), force_all=False, plan_ids=None):
+        """``plan_ids``: the ids of the plan's jobs; given, a new job's reason names the
+        nearest job of its task that the plan replaces (neighbours.py)."""
         self.ws = workspace
+        self.neighbours = Neighbours(workspace.jobs_root, plan_ids) \
+            if plan_ids is not None else None
         self.force_tasks = set(force_tasks)
         self.force_all = force_all
         self._input_memo: dict[str, str | None] = {}   # one stat per input path per run
-        self._module_memo: dict[str, str | None] = {}
+        self._code_memo: dict[str, str | None] = {}
+        self.code = CodeFinder()
 
     def display_path(self, path: str, root: str) -> str:
         rel = os.path.relpath(path, root)
@@ -122,6 +134,16 @@ class Rebuilder:
     def forget_inputs(self):
         self._input_memo.clear()
 
+    def code_hashes(self, task) -> dict:
+        """{code file: content hash} of a task (code.py), hashed once per run."""
+        memo = self._code_memo
+        out = {}
+        for p in self.code.files(task):
+            if p not in memo:
+                memo[p] = code_hash(self.ws.hashes, p)
+            out[p] = memo[p]
+        return out
+
     def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str]:
         action = actions.render(job)
         action_key = action
@@ -129,12 +151,8 @@ class Rebuilder:
             action_key = actions.render_shell(job, mask_options=True)
         if job.task.action_kind == "python":
             # the interpreter path is not part of the fingerprint; the module's content is
-            mod = actions.python_module_file(job.task)
-            mh = self._module_memo.get(mod) if mod else None
-            if mod and mod not in self._module_memo:
-                mh = self.ws.hashes.path_hash(mod)
-                self._module_memo[mod] = mh
-            action_key = f"python:{job.task.action}:{mh}"
+            # (with the code it imports: trace["code"])
+            action_key = f"python:{job.task.action}"
         inputs = {}
         for p in input_paths(job):
             inputs[p] = self.input_hash(p)
@@ -148,6 +166,9 @@ class Rebuilder:
             deps[d.id] = {k: v[3] for k, v in sorted(outs.items())}
         trace = {"action": xxhash.xxh3_128_hexdigest(action_key.encode()), "inputs": inputs,
                  "deps": deps}
+        code = self.code_hashes(job.task)
+        if code:
+            trace["code"] = code
         return trace, action, fingerprint_of(job.id, trace)
 
     # ------------------------------------------------------------------ decisions
@@ -160,8 +181,12 @@ class Rebuilder:
         elif job.task.name in self.force_tasks:
             reasons.append(f"forced (--force {job.task.name})")
         if state is None:
-            reasons.append("never built")
+            why = self.neighbours.reason(job) if self.neighbours is not None else None
+            reasons.append(why or "never built")
             return Decision(True, reasons, fingerprint, trace, action)
+        conflict = definition_conflict(job, state, trace)
+        if conflict:
+            return Decision(False, [conflict], fingerprint, trace, action, conflict)
         status = state.get("status")
         if status != DONE:
             reasons.append(last_build_words(state))
@@ -205,7 +230,20 @@ class Rebuilder:
         reasons = []
         if old.get("action") != new["action"]:
             reasons.append("command changed" if job.task.action_kind == "shell"
-                           else f"python action {job.task.action} or its module changed")
+                           else f"python action changed (now {job.task.action})")
+        old_code, new_code = old.get("code") or {}, new.get("code") or {}
+        for p, h in new_code.items():
+            shown = self.display_path(p, root)
+            if p not in old_code:
+                reasons.append(f"code {shown} was not tracked by its build" if "code" not in old
+                               else f"code {shown} is new")
+            elif h is None:
+                reasons.append(f"code {shown} is missing")
+            elif old_code[p] != h:
+                reasons.append(f"code {shown} changed")
+        for p in old_code:
+            if p not in new_code:
+                reasons.append(f"code {self.display_path(p, root)} is no longer used")
         old_in, new_in = old.get("inputs") or {}, new["inputs"]
         for p, h in new_in.items():
             shown = self.display_path(p, root)
@@ -230,6 +268,20 @@ class Rebuilder:
                                  if outs.get(k) != old_outs.get(k))
                 reasons.append(f"dependency {label} changed its output " + ", ".join(changed))
         return reasons
+
+
+def definition_conflict(job: M.Job, state: dict, trace: dict) -> str | None:
+    """Whether the job's folder holds the job of a same-named task of another project
+    (another .xpm file that still exists) with a different action: building it here would
+    overwrite that project's job, and that project would overwrite it back."""
+    other = state.get("definition")
+    if not other or other == job.task.file or not os.path.exists(other):
+        return None
+    if (state.get("trace") or {}).get("action") == trace["action"]:
+        return None         # the same action: the same job, shared
+    return (f"its folder holds the job of task {job.task.name} of {other}, whose action "
+            f"differs from {job.task.file}'s: set a `namespace` in one project's "
+            "xpmbuild.toml (it enters job ids), rename one task, or use another workspace")
 
 
 def last_build_words(state: dict) -> str:

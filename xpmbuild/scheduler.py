@@ -180,6 +180,9 @@ class Scheduler:
         decision = self.rebuilder.decide(node.job, node.dir, state, dep_states, self.root)
         node.decision = decision
         node.reasons = decision.reasons
+        if decision.conflict:
+            self._fail(node, None, decision.conflict, record=False)
+            return
         pending = [d for d in node.job.deps if dep_states.get(d.id) is PENDING]
         if pending:
             decision.stale = True
@@ -346,6 +349,7 @@ class Scheduler:
                      "id": node.job.id, "launcher": self.launcher.name,
                      "launcher_type": self.launcher.type, "launcher_id": None,
                      "watcher": os.getpid(), "reasons": node.reasons,
+                     "definition": node.job.task.file,
                      "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
                      "dep_tasks": {d.id: d.task.name for d in node.job.deps}}
             state.update(self.launcher.record_fields())

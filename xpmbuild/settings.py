@@ -36,7 +36,7 @@ CONNECTOR_KEYS = {
     "local": {"type": str},
 }
 TOP_KEYS = {"workspace": str, "launcher": str, "env": dict, "launchers": dict,
-            "connectors": dict}
+            "connectors": dict, "namespace": str}
 
 
 def user_settings_file() -> str:

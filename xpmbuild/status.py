@@ -38,12 +38,14 @@ class JobRecord:
                 "will_run": False}
 
 
-def _deps_of(job_dir):
+def _params_of(job_dir) -> dict:
+    """The job's own params.json (its deps and tags), {} when unreadable."""
     try:
         with open(os.path.join(job_dir, "params.json"), encoding="utf-8") as f:
-            return json.load(f).get("deps", [])
+            doc = json.load(f)
     except (OSError, ValueError):
-        return []
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
@@ -147,8 +149,12 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
                 status, why = _live_status(ws, d, state, launchers, live)
                 if why:
                     reasons = [why]
-        out.append(JobRecord(job_id, task, d, status, reasons, _deps_of(d),
-                             tags.get(job_id, {}), state, member.get(job_id, [])))
+        params = _params_of(d)
+        deps = params.get("deps") if isinstance(params.get("deps"), list) else []
+        own_tags = params.get("tags") if isinstance(params.get("tags"), dict) else {}
+        # an experiment's record first; else the tags the job folder itself keeps
+        out.append(JobRecord(job_id, task, d, status, reasons, deps,
+                             tags.get(job_id) or own_tags, state, member.get(job_id, [])))
     return out
 
 

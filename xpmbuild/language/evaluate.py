@@ -14,7 +14,8 @@ import os
 from .. import model as M
 from . import syntax as S
 from .check import BUILTINS, Declarations, check, suggest
-from .errors import XpmError
+from .errors import XpmError, display_path
+from .inputs import InputChecker
 from .parser import parse_text
 
 
@@ -77,6 +78,7 @@ class Compiler:
         self.ctx = ctx
         self.known = known          # names assigned somewhere in the plan
         self.on_config_call = None  # hook used while defaults are evaluated
+        self.inputs = None          # an InputChecker: path values must be readable files
 
     # ------------------------------------------------------------------ expressions
     def expr(self, e):
@@ -356,16 +358,57 @@ class Compiler:
         if inherited:
             inherited.update(tags)
             tags = inherited
+        if self.inputs is not None:
+            self._check_inputs(definition, values, pos)
         return values, tags, deps, body
+
+    def _check_inputs(self, definition, values, pos):
+        """Every path value received by this call (defaults included, options not) must be
+        a readable regular file or folder: an error at the call otherwise."""
+        inputs = self.inputs
+        params = definition.params
+        for name, v in values.items():
+            t = type(v)
+            if (t is M.PathValue or t is list or t is dict or t is M.ConfigValue) \
+                    and not params[name].option:
+                self._check_value(v, inputs, definition, name, pos)
+
+    def _check_value(self, v, inputs, definition, name, pos):
+        t = type(v)
+        if t is M.PathValue:
+            problem = inputs.problem(v.path)
+            if problem is not None:
+                shown = display_path(v.path)
+                where = f" ({v.path})" if shown != v.path else ""
+                origin = inputs.origin.get(v.path)
+                raise pos.error(f"{definition.name}({name}=...): input path {shown}{where} "
+                                f"{problem}" + (f" (given by {origin})" if origin else ""))
+        elif t is list:
+            for x in v:
+                self._check_value(x, inputs, definition, name, pos)
+        elif t is dict:
+            for x in v.values():
+                self._check_value(x, inputs, definition, name, pos)
+        elif t is M.ConfigValue and id(v) not in inputs.configs:
+            # a config made by a default (not checked at a call of its own)
+            self._check_inputs(v.definition, v.values, pos)
+            inputs.configs[id(v)] = v
 
     def make_config(self, definition, kwargs, pos):
         values, tags, deps, body = self._bind(definition, kwargs, pos)
         enc = '{"config":' + M._json_str(definition.name) + ',"params":{' + body + "}}"
-        return M.ConfigValue(definition, values, tags, tuple(deps.values()), enc)
+        value = M.ConfigValue(definition, values, tags, tuple(deps.values()), enc)
+        if self.inputs is not None:     # its paths were checked at this call
+            self.inputs.configs[id(value)] = value
+        return value
+
+    # '{"namespace":NS,' when the `namespace` setting is set (docs/language.md §6)
+    id_prefix = "{"
 
     def make_job(self, definition, kwargs, pos):
         values, tags, deps, body = self._bind(definition, kwargs, pos)
-        enc = '{"task":' + M._json_str(definition.name) + ',"params":{' + body + "}}"
+        enc = self.id_prefix + '"task":' + M._json_str(definition.name) + ',"params":{' + \
+            body + "}}"
         job_id = M.identity_hash(enc)
         jobs = self.plan.jobs
         job = jobs.get(job_id)
@@ -541,8 +584,14 @@ def _is_literal(e) -> bool:
 
 
 def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None = None,
-             decls: Declarations | None = None) -> M.Plan:
-    """Check ``path`` and run its plan statements; nothing is built."""
+             decls: Declarations | None = None, check_inputs: bool = False,
+             namespace: str | None = None) -> M.Plan:
+    """Check ``path`` and run its plan statements; nothing is built.
+
+    ``check_inputs``: every ``path`` value a call receives must be a readable regular
+    file or folder (an error at the call otherwise); the command line's check, plan and
+    run ask for it. Jobs' outputs are not checked.
+    """
     path = os.path.abspath(path)
     decls = decls or check(path)
     root = decls.root
@@ -553,6 +602,10 @@ def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None 
     ctx = Ctx(root, root)
     known = _assigned_names(main.stmts, {a.name for a in main.args})
     compiler = Compiler(decls, plan, ctx, known)
+    if namespace:       # enters identity only when set: ids without it are unchanged
+        compiler.id_prefix = '{"namespace":' + M._json_str(namespace) + ","
+    if check_inputs:
+        compiler.inputs = InputChecker()
     defines = dict(defines or {})
     env: dict = {}
     arg_names = set()
@@ -563,8 +616,10 @@ def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None 
         compiler._check_target(a.name, a.pos)
         t = _resolve_arg_type(a, decls)
         if a.name in defines:
-            value = parse_define(defines.pop(a.name), t, Ctx(os.getcwd(), root), a.name,
-                                 a.pos)
+            text = defines.pop(a.name)
+            value = parse_define(text, t, Ctx(os.getcwd(), root), a.name, a.pos)
+            if compiler.inputs is not None:
+                _record_origin(value, f"-D {a.name}={text}", compiler.inputs.origin)
         else:
             value = compiler.expr(a.default)(env)
             try:
@@ -592,6 +647,19 @@ def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None 
         if gc_was_enabled:
             gc.enable()
     return plan
+
+
+def _record_origin(value, origin, out):
+    """Remember which -D gave each path value (named in a missing-input error)."""
+    t = type(value)
+    if t is M.PathValue:
+        out.setdefault(value.path, origin)
+    elif t is list:
+        for v in value:
+            _record_origin(v, origin, out)
+    elif t is dict:
+        for v in value.values():
+            _record_origin(v, origin, out)
 
 
 def _resolve_arg_type(a, decls):
