@@ -267,29 +267,16 @@ def _check_task_cycles(syntax_of, decls: Declarations):
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
-def _template_pos(action: S.Action, source: str | None, needle: str, occurrence: int) -> Pos:
-    """Where ``needle`` appears in the action's string in the source (best effort)."""
-    p = action.text_pos
-    if source:
-        lines = source.splitlines(keepends=True)
-        offset = sum(len(line) for line in lines[: p.line - 1]) + p.column - 1
-        idx = offset - 1
-        for _ in range(occurrence + 1):
-            idx = source.find(needle, idx + 1)
-            if idx < 0:
-                return p
-        line = source.count("\n", 0, idx) + 1
-        col = idx - (source.rfind("\n", 0, idx) + 1) + 1
-        return Pos(p.file, line, col)
-    return p
+def _template_pos(action: S.Action, index: int) -> Pos:
+    """Where character ``index`` of the action's string is in the source: escapes,
+    line continuations and a triple-quoted string's indentation accounted for."""
+    return action.index_pos(index)
 
 
 def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.Template:
     text = action.text
-    source = decls.sources.get(action.pos.file)
     parts: list = []
     buf = []
-    seen: dict[str, int] = {}
     positions: dict[int, Pos] = {}     # index in parts -> the placeholder's position
     last = 0
     for m in _PLACEHOLDER.finditer(text):
@@ -303,15 +290,11 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
             buf.append("}")
             continue
         if tok in ("{", "}"):
-            n = seen.get(tok, 0)
-            seen[tok] = n + 1
-            pos = _template_pos(action, source, tok, n)
+            pos = _template_pos(action, m.start())
             raise pos.error(f"unmatched {tok!r} in shell template; write {tok * 2} for a "
                             "literal brace")
         inner = m.group(1).strip()
-        n = seen.get(tok, 0)
-        seen[tok] = n + 1
-        pos = _template_pos(action, source, tok, n)
+        pos = _template_pos(action, m.start())
         chain = tuple(inner.split("."))
         if not all(re.fullmatch(r"[A-Za-z_]\w*", c) for c in chain):
             raise pos.error(f"invalid placeholder {tok}: expected {{name}} or {{name.field}}")

@@ -8,8 +8,10 @@ Calling a task makes a job; two calls with the same identity give the same job.
 from __future__ import annotations
 
 import gc
+import math
 import operator
 import os
+import re
 
 from .. import model as M
 from . import syntax as S
@@ -35,6 +37,90 @@ _BINOPS = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 _NUMERIC = (int, float)
+
+
+# ----------------------------------------------------------------------------- bounds
+# Values the plan builds are bounded (docs/language.md §10); a result beyond a bound is
+# refused at its operator, before it is allocated.
+MAX_LIST = 10_000_000           # items of a list
+MAX_STR = 100_000_000           # characters of a string
+MAX_INT = 10 ** S.MAX_INT_DIGITS - 1    # ints have at most 4300 decimal digits
+_MAX_INT_BITS = MAX_INT.bit_length()
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\d*)(?:\.(\d*))?")
+
+
+def _too_big(op, a, b):
+    """Why ``a op b`` would exceed a bound (checked before computing it), or None."""
+    ta, tb = type(a), type(b)
+    if op == "*":
+        if ta is int and tb is int:
+            if a.bit_length() + b.bit_length() > _MAX_INT_BITS + 1:
+                return f"the product has more than {S.MAX_INT_DIGITS} digits"
+            return None
+        if tb is int and ta in (str, list):
+            seq, n = a, b
+        elif ta is int and tb in (str, list):
+            seq, n = b, a
+        else:
+            return None
+        return _length_problem(type(seq), len(seq) * n) if n > 1 else None
+    if op == "+" and ta is tb and (ta is str or ta is list):
+        return _length_problem(ta, len(a) + len(b))
+    if op == "%" and ta is str:
+        # widths and precisions pad the result: count them, and the values' text
+        pad = sum(int(w or 0) + int(p or 0) for w, p in _FORMAT_SPEC.findall(a))
+        return _length_problem(str, len(a) + pad + _str_size(b, MAX_STR))
+    return None
+
+
+def _length_problem(t, n):
+    if t is list and n > MAX_LIST:
+        return f"the list would have {n:,} items (at most {MAX_LIST:,})"
+    if t is str and n > MAX_STR:
+        return f"the string would have {n:,} characters (at most {MAX_STR:,})"
+    return None
+
+
+def _result_problem(r):
+    """Why the numeric result ``r`` is out of bounds, or None."""
+    t = type(r)
+    if t is int:
+        if r > MAX_INT or r < -MAX_INT:
+            return f"the result has more than {S.MAX_INT_DIGITS} digits"
+    elif t is float:
+        if r != r or r in (math.inf, -math.inf):
+            return "float overflow: the result is beyond the largest float"
+    elif t is str and "\x00" in r:
+        return "the result contains a NUL character"
+    return None
+
+
+def _str_size(v, budget):
+    """An upper bound of len(str(v)), counted only until it exceeds ``budget``."""
+    t = type(v)
+    if t is str:
+        return len(v) if len(v) > budget else (len(v) + 2 + v.count("\\") + v.count("'")
+                                                if v.isprintable() else 10 * len(v) + 2)
+    if t is int:
+        return v.bit_length() * 10 // 33 + 2
+    if t is float or t is bool or v is None:
+        return 25
+    if t is list or t is dict:
+        n = 2
+        for x in (v if t is list else (y for kv in v.items() for y in kv)):
+            n += _str_size(x, budget - n) + 2
+            if n > budget:
+                return n
+        return n
+    return 400      # a path, a job, a config: its text is small
+
+
+def _resource_error(err, pos):
+    """A RecursionError or MemoryError while evaluating, as an error at ``pos``."""
+    if isinstance(err, RecursionError):
+        return pos.error("too deeply nested: a value built here is nested deeper than "
+                         "Python's recursion limit")
+    return pos.error("out of memory while evaluating this statement")
 
 
 def _check_operands(op, a, b):
@@ -136,17 +222,29 @@ class Compiler:
         fl, fr = self.expr(e.left), self.expr(e.right)
         op, fn, pos = e.op, _BINOPS[e.op], e.pos
 
+        sized = op in ("*", "+", "%")
+
         def run(env):
             a, b = fl(env), fr(env)
             if type(a) is M.Tagged or type(b) is M.Tagged:
                 raise pos.error("tag(...) marks a parameter: pass it directly as an argument")
             try:
                 _check_operands(op, a, b)
-                return fn(a, b)
+                problem = _too_big(op, a, b) if sized else None
+                if problem is None:
+                    r = fn(a, b)
+                    problem = _result_problem(r)
+                    if problem is None:
+                        return r
             except ZeroDivisionError:
                 raise pos.error("division by zero") from None
             except (TypeError, ValueError, OverflowError) as err:
                 raise pos.error(str(err)) from None
+            except MemoryError:
+                raise pos.error(f"out of memory computing {op}") from None
+            err = pos.error(f"{op}: {problem}")
+            err.limit = True
+            raise err
         return run
 
     def e_BoolOp(self, e):
@@ -238,9 +336,17 @@ class Compiler:
                     if type(a) is not int:
                         raise pos.error(f"range() arguments must be int, got {M.describe(a)}")
                 try:
-                    return list(range(*args))
+                    r = range(*args)
+                    n = len(r)
                 except ValueError as err:
                     raise pos.error(str(err)) from None
+                except OverflowError:
+                    n = MAX_LIST + 1
+                if n > MAX_LIST:
+                    err = pos.error(f"range() would have more than {MAX_LIST:,} items")
+                    err.limit = True
+                    raise err
+                return list(r)
             return run
         if n != 1:
             raise pos.error(f"{name}() takes exactly one argument, got {n}")
@@ -259,7 +365,14 @@ class Compiler:
                     return v.path
                 if type(v) in (M.Job, M.ConfigValue, M.OutputRef):
                     raise pos.error(f"str() of {M.describe(v)}")
-                return str(v)
+                if type(v) in (list, dict) and _str_size(v, MAX_STR) > MAX_STR:
+                    err = pos.error(f"str() would have more than {MAX_STR:,} characters")
+                    err.limit = True
+                    raise err
+                try:
+                    return str(v)
+                except (ValueError, RecursionError) as err:   # pragma: no cover - bounded
+                    raise pos.error(f"str(): {err}") from None
             return run
         raise pos.error(f"unknown built-in {name}")  # pragma: no cover
 
@@ -423,11 +536,16 @@ class Compiler:
 
     # ------------------------------------------------------------------ statements
     def stmts(self, stmts):
-        fs = [self.stmt(s) for s in stmts]
+        fs = [(self.stmt(s), s.pos) for s in stmts]
 
         def run(env):
-            for f in fs:
-                f(env)
+            pos = None
+            try:
+                for f, pos in fs:
+                    f(env)
+            except (RecursionError, MemoryError) as err:
+                # a value nested too deep (x = [x] in a loop), or memory: at the statement
+                raise _resource_error(err, pos) from None
         return run
 
     def stmt(self, s):
@@ -525,7 +643,10 @@ class DefaultEvaluator:
             if p.default is None:
                 continue
             pd = definition.params[p.name]
-            value = compiler.expr(p.default)({})
+            try:
+                value = compiler.expr(p.default)({})
+            except (RecursionError, MemoryError) as err:
+                raise _resource_error(err, p.default.pos) from None
             if type(value) is M.Tagged:
                 raise p.default.pos.error("tag(...) cannot be used in a default value")
             try:
@@ -558,7 +679,12 @@ def parse_define(text: str, type_: M.Type, ctx: Ctx, name: str, pos=None):
             if isinstance(stmt, S.Assign) and _is_literal(stmt.value):
                 value = Compiler(Declarations(module, [module], ctx.root), None, ctx,
                                  set()).expr(stmt.value)({})
-        except XpmError:
+        except XpmError as err:
+            if err.limit or err.message.startswith("too deeply nested"):
+                # a literal beyond a bound of the language: not a bare word either
+                message = f"-D {name}={S.shorten(text)}: {err.message}"
+                raise (pos.error(message) if pos is not None else XpmError(message)) \
+                    from None
             value = text
     try:
         return type_.coerce(value, ctx)
@@ -593,7 +719,7 @@ def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None 
     run ask for it. Jobs' outputs are not checked.
     """
     path = os.path.abspath(path)
-    decls = decls or check(path)
+    decls = decls or _check(path)
     root = decls.root
     main = decls.main
     plan = M.Plan(file=path, name=name or os.path.splitext(os.path.basename(path))[0],
@@ -660,6 +786,17 @@ def _record_origin(value, origin, out):
     elif t is dict:
         for v in value.values():
             _record_origin(v, origin, out)
+
+
+def _check(path):
+    """check(), with a RecursionError (imports, config defaults or task types chained
+    hundreds deep) reported at the main file rather than as a traceback."""
+    try:
+        return check(path)
+    except RecursionError:
+        raise XpmError("declarations nest too deeply (imports, config defaults or task "
+                       "dependencies chained beyond Python's recursion limit)", path, 1, 1) \
+            from None
 
 
 def _resolve_arg_type(a, decls):

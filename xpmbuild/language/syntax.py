@@ -298,7 +298,7 @@ def decode_string(raw: str, offsets: bool = False):
                     j += 1
                 code = int(raw[i + 1:j], 8)
                 if code > 0o377:
-                    raise StringError(f"invalid octal escape {raw[i:j]!r} (at most \\377)", i)
+                    raise StringError(f"invalid octal escape {raw[i:j]} (at most \\377)", i)
                 value, i = chr(code), j
             elif nxt and nxt in "xuU":
                 n = {"x": 2, "u": 4, "U": 8}[nxt]
@@ -308,7 +308,7 @@ def decode_string(raw: str, offsets: bool = False):
                                       f"after \\{nxt}", i)
                 code = int(digits, 16)
                 if code > 0x10FFFF:
-                    raise StringError(f"invalid \\U escape: {raw[i:i + 10]!r} is beyond "
+                    raise StringError(f"invalid \\U escape: {raw[i:i + 10]} is beyond "
                                       "U+10FFFF", i)
                 value, i = chr(code), i + 2 + n
             elif nxt == "N":
@@ -317,13 +317,13 @@ def decode_string(raw: str, offsets: bool = False):
                 value = _unicode_name(name) if name else None
                 if value is None:
                     shown = raw[i:close + 1] if name else "\\N"
-                    raise StringError(f"invalid \\N escape {shown[:60]!r}: expected "
+                    raise StringError(f"invalid \\N escape {shown[:60]}: expected "
                                       "\\N{UNICODE CHARACTER NAME}", i)
                 i = close + 1
             else:
                 shown = "\\" + nxt if nxt else "\\"
-                raise StringError(f"invalid escape sequence {shown!r} in a string; write "
-                                  "\\\\ for a backslash", i)
+                raise StringError(f"invalid escape sequence {shown} in a string (write "
+                                  "\\\\ for a backslash)", i)
             if not value:
                 continue
         elif c == "\r":
