@@ -208,9 +208,11 @@ class Scheduler:
         if a.verdict == ENDED:        # it ended while no xpmbuild watched: record it
             node.state = state
             node.lock = self.ws.try_lock(node.dir)
-            self._finalize(node, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
-                                       a.exit_code), trace_from_state=True)
-            return None if node.status == DONE else node.state
+            recorded = self._finalize(node, Ended(Handle(node.job.id, node.dir,
+                                                         state.get("launcher_id")),
+                                                  a.exit_code), trace_from_state=True)
+            # failed: built again now, once its failure is on record
+            return None if node.status == DONE or not recorded else node.state
         if a.verdict in (ORPHAN, UNKNOWN) and ours:
             recovered = self.launcher.recover(node.job.id, node.dir, state)
             if isinstance(recovered, Handle):
@@ -218,8 +220,8 @@ class Scheduler:
             if isinstance(recovered, Ended):
                 node.state = state
                 node.lock = self.ws.try_lock(node.dir)
-                self._finalize(node, recovered, trace_from_state=True)
-                return None if node.status == DONE else node.state
+                recorded = self._finalize(node, recovered, trace_from_state=True)
+                return None if node.status == DONE or not recorded else node.state
             a = Assessment(GONE, LOST, f"{self.launcher.name} no longer knows it and it left "
                                        "no result")
         elif a.verdict in (ORPHAN, UNKNOWN):
@@ -229,7 +231,9 @@ class Scheduler:
             a = Assessment(GONE, LOST, f"launcher {state.get('launcher')} no longer knows it "
                                        "and it left no result")
         state = dict(state, status=LOST, reason=a.reason)
-        self._write(node, state)
+        if not self._write(node, state):     # e.g. a full disk: never run it unrecorded
+            self._fail(node, None, node.error, record=False)
+            return None
         return state
 
     def _reattach(self, node: Node, state: dict, recovered: Handle):
@@ -439,7 +443,8 @@ class Scheduler:
         jobfolder.prepare(node.job, node.dir, node.decision.action, new)
 
     # ------------------------------------------------------------------ endings
-    def _finalize(self, node: Node, ended: Ended, trace_from_state=False):
+    def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
+        """Record how a job ended (False: the record could not be written)."""
         if node.job.id not in self.elsewhere:
             self.used -= self._need(node) if node.handle is not None else 0
         node.handle = None
@@ -459,15 +464,17 @@ class Scheduler:
         except OSError as e:        # an output that cannot be read
             state = dict(node.state or {}, status=FAILED, ended=now(),
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
-        if not self._record(node, state):
+        recorded = self._record(node, state)
+        if not recorded:
             state = dict(state, status=FAILED, reason=node.error)
         if state["status"] != DONE:
             self._fail(node, state, state.get("reason") or state["status"], record=False)
-            return
+            return recorded
         node.status = DONE
         self.counts["ran"] += 1
         self.reporter.finished(node)
         self._done(node)
+        return True
 
     def _record(self, node, state) -> bool:
         """Write the final record and release the folder (False: it could not be written)."""
