@@ -173,6 +173,8 @@ def parse_text(text: str, file: str) -> S.Module:
         msg = f"unexpected character {ch!r}"
         if ch in "\"'":
             msg = "unterminated string"
+        elif ch == "\x00":
+            msg = "unexpected NUL character"
         raise XpmError(msg, file, e.line, e.column, text) from None
     except UnexpectedEOF as e:
         line, col = _end_pos(text)
