@@ -418,6 +418,9 @@ class TaskDef(ConfigDef):
     requires: dict = field(default_factory=dict)   # cpus/mem/gpus/time -> value
     action_kind: str = "shell"                     # "shell" | "python"
     action: object = None                          # Template (shell) | "module:function"
+    # `uses` lines: absolute normalized paths (files or folders) whose content is part of
+    # the jobs' fingerprint, in declaration order, without duplicates; never identity
+    uses: list = field(default_factory=list)
     kind = "task"
 
     @property

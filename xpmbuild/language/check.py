@@ -16,6 +16,7 @@ from .. import model as M
 from .. import shellquote
 from . import syntax as S
 from .errors import Pos, display_path
+from .inputs import path_problem
 from .parser import parse_file
 
 REQUIREMENTS = ("cpus", "gpus", "mem", "time")
@@ -192,6 +193,18 @@ def _check_task_body(d: S.ConfigDecl, definition: M.TaskDef):
                 raise r.value.pos.error('time must be a string such as "2h", "30m", "1h30m", '
                                         '"90s" or "1-00:00:00"')
         definition.requires[r.name] = value
+    for text, pos in d.uses:
+        if not text:
+            raise pos.error("uses needs a path (a file or a folder), got an empty string")
+        full = os.path.normpath(os.path.join(definition.here, os.path.expanduser(text)))
+        problem = path_problem(full)
+        if problem is not None:
+            shown = display_path(full)
+            raise pos.error(f"uses {text!r}: {shown}" + (f" ({full})" if shown != full else "")
+                            + f" {problem} (paths are relative to the folder of "
+                            f"{os.path.basename(definition.file)})")
+        if full not in definition.uses:
+            definition.uses.append(full)
     a = d.action
     definition.action_kind = a.kind
     if a.kind == "python":

@@ -216,13 +216,15 @@ class ArgDecl(Node):
 class ConfigDecl(Node):
     """A ``config`` or ``task`` declaration (a task is a config with outputs and an action)."""
 
-    __slots__ = ("kind", "name", "doc", "params", "outputs", "requires", "action", "file")
+    __slots__ = ("kind", "name", "doc", "params", "outputs", "requires", "action", "file",
+                 "uses")
 
-    def __init__(self, kind, name, doc, params, outputs, requires, action, pos):
+    def __init__(self, kind, name, doc, params, outputs, requires, action, pos, uses=()):
         self.kind, self.name, self.doc = kind, name, doc
         self.params, self.outputs, self.requires, self.action = params, outputs, requires, action
         self.pos = pos
         self.file = pos.file
+        self.uses = list(uses)      # (path text, Pos of its string), from `uses` lines
 
 
 class _TokenAt(str):
@@ -673,6 +675,17 @@ class ToAst(Transformer):
     def requires_decl(self, c):
         return ("requires", list(c[1:]), self._tpos(c[0]))
 
+    def uses_decl(self, c):
+        word = str(c[0])
+        if word != "uses":
+            import difflib
+            hint = " (did you mean `uses`?)" if difflib.get_close_matches(word, ["uses"]) \
+                else ""
+            raise self._tpos(c[0]).error(
+                f"unexpected {word!r} before a string in a declaration body{hint}; expected "
+                "a parameter (name: type), output, requires, uses, shell or python")
+        return ("uses", [(self._string(t), self._tpos(t)) for t in c[1:]], self._tpos(c[0]))
+
     def _action(self, kind, c):
         action = Action(kind, self._string(c[1]), self._tpos(c[0]), self._tpos(c[1]))
         action.raw = str(c[1])
@@ -687,7 +700,7 @@ class ToAst(Transformer):
     def _decl(self, kind, c):
         name_tok = c[0]
         pos = self._tpos(name_tok)
-        doc, params, outputs, requires, action = None, [], [], [], None
+        doc, params, outputs, requires, action, uses = None, [], [], [], None, []
         for i, item in enumerate(c[1:]):
             tag = item[0]
             if tag == "doc":
@@ -704,6 +717,10 @@ class ToAst(Transformer):
                 if kind == "config":
                     raise item[2].error("`requires` is only allowed in a task, not a config")
                 requires.extend(item[1])
+            elif tag == "uses":
+                if kind == "config":
+                    raise item[2].error("`uses` is only allowed in a task, not a config")
+                uses.extend(item[1])
             elif tag == "action":
                 if kind == "config":
                     raise item[1].pos.error("an action is only allowed in a task, not a config")
@@ -715,7 +732,8 @@ class ToAst(Transformer):
         if kind == "task" and action is None:
             raise pos.error(f"task {name_tok} has no action: expected a `shell \"...\"` or "
                             "`python \"module:function\"` line in its body")
-        return ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos)
+        return ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos,
+                          uses)
 
     def config_decl(self, c):
         return self._decl("config", c)
