@@ -460,3 +460,113 @@ def test_cli_ok(tmp_path):
     code, out, err = run_cli("check", "main.xpm", cwd=tmp_path)
     assert (code, err) == (0, "")
     assert out.startswith("main.xpm: ok") and "2 jobs" in out
+
+
+# ----------------------------------------------------------------------------- input bounds
+
+
+@pytest.mark.parametrize("text, line, column, fragment", [
+    ('x = "a\\qb"\n', 1, 7, "invalid escape sequence \\q"),
+    ('task t {\n    shell "grep \\d x"\n}\n', 2, 17, "invalid escape sequence \\d"),
+    ('task t {\n    python "m\\N{NOPE}:f"\n}\n', 2, 14, "invalid \\N escape"),
+    ('task t {\n    output o = "o\\x4"\n    shell "echo"\n}\n', 2, 18, "invalid \\x escape"),
+    ('import "a\\zb.xpm"\n', 1, 10, "invalid escape sequence \\z"),
+    ('config C {\n    """doc\n    \\u12 here"""\n}\n', 3, 5, "invalid \\u escape"),
+    ('x = "ab\\x00"\n', 1, 8, "NUL character"),
+    ('x = """\n    a\n    \\0"""\n', 3, 5, "NUL character"),
+    ('x = "\\ud800"\n', 1, 6, "lone surrogate"),
+    ("x = " + "9" * 4301 + "\n", 1, 5, "integer literal too large: 4301 digits"),
+    ("x = 1e999\n", 1, 5, "float literal out of range"),
+    ("x = " + " + ".join(["1"] * 300) + "\n", 1, 5, "too deeply nested"),
+])
+def test_input_errors_at_their_position(tmp_path, text, line, column, fragment):
+    err = xpm_error(tmp_path, text)
+    assert_error(err, tmp_path / "main.xpm", line, column, fragment)
+
+
+def test_valid_escapes_are_python_s(tmp_path):
+    from xpmbuild.language.parser import parse_text
+    text = r'x = "\\ \' \" \a\b\f\n\r\t\v \101\0101 \x41 \u00e9 \U0001F600 \N{BULLET}"' + "\n"
+    (stmt,) = parse_text(text, "t.xpm").stmts
+    assert stmt.value.value == eval(text[4:])  # noqa: S307 - a literal we wrote
+
+
+@pytest.mark.parametrize("text, line, column, fragment", [
+    ("x = [0] * 2000000000\n", 1, 5, "the list would have 2,000,000,000 items"),
+    ('x = "abc" * 100000000000\n', 1, 5, "at most 100,000,000"),
+    ("x = range(1000000000)\n", 1, 5, "range() would have more than 10,000,000 items"),
+    ('x = "%999999999d" % 1\n', 1, 5, "the string would have"),
+    ("x = 1e308 * 10\n", 1, 5, "float overflow"),
+    ("x = 10\nfor i in range(20) {\n    x = x * x\n}\n", 3, 9, "more than 4300 digits"),
+    ("x = []\nfor i in range(100000) {\n    x = [x]\n}\ny = str(x)\n", 5, 1,
+     "too deeply nested"),
+])
+def test_resource_bounds(tmp_path, text, line, column, fragment):
+    err = xpm_error(tmp_path, text)
+    assert_error(err, tmp_path / "main.xpm", line, column, fragment)
+
+
+def test_huge_define_is_an_error_at_the_arg(tmp_path):
+    err = xpm_error(tmp_path, "x = 1\narg n: int = 1\n", defines={"n": "7" * 5000})
+    assert_error(err, tmp_path / "main.xpm", 2, 5, "integer literal too large")
+
+
+@pytest.mark.parametrize("breaks", ["\f", "\v", "\x85", "\u2028", "\u2029", "\f\v\x85\u2028"])
+def test_caret_under_the_named_line_after_other_line_breaks(tmp_path, breaks):
+    err = xpm_error(tmp_path, f'x = "{breaks}"\n# {breaks}\ny = nope\n')
+    assert_error(err, tmp_path / "main.xpm", 3, 5, "unknown name 'nope'")
+    assert err.render().split("\n")[1] == "    y = nope"
+
+
+def test_control_characters_in_the_shown_line_keep_the_caret_in_place(tmp_path):
+    err = xpm_error(tmp_path, 'x = "\v\u2028" + nope\n')
+    shown, caret = err.render().split("\n")[1:]
+    assert shown == '    x = "\ufffd\ufffd" + nope' and caret == "    " + " " * 11 + "^"
+
+
+def test_nesting_is_refused_at_the_bracket_opening_level_101(tmp_path):
+    err = xpm_error(tmp_path, "x = 1\ny = " + "(" * 200 + "1" + ")" * 200 + "\n")
+    assert (err.line, err.column) == (2, 105) and "too deeply nested" in err.message
+    shown, caret = err.render().split("\n")[1:]
+    assert shown.startswith("    ...(((") and caret.endswith("^")
+
+
+def test_long_line_is_shown_as_a_window(tmp_path):
+    err = xpm_error(tmp_path, "x = [" + "1, " * 2000 + "$]\n")
+    assert (err.line, err.column) == (1, 6006)
+    shown, caret = err.render().split("\n")[1:]
+    assert shown.startswith("    ...") and shown.endswith("1, $]") and len(shown) < 200
+    assert shown[len(caret) - 1] == "$"
+
+
+def test_error_in_an_imported_file_nested_too_deep(tmp_path):
+    err = xpm_error(tmp_path, 'import "lib.xpm"\n', files={
+        "lib.xpm": "config C {\n    a: list[int] = " + "[" * 300 + "]" * 300 + "\n}\n"})
+    # the config's block is the first level: the 100th "[" opens level 101
+    assert (err.file, err.line, err.column) == (str(tmp_path / "lib.xpm"), 2, 119)
+    assert "too deeply nested" in err.message
+
+
+def test_invalid_utf8_at_the_bad_byte(tmp_path):
+    path = tmp_path / "main.xpm"
+    path.write_bytes(b'x = 1\ny = "caf\xe9"\n')
+    code, out, err = run_cli("check", "main.xpm", cwd=tmp_path)
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("main.xpm:2:9: error: not UTF-8 text: byte 0xe9")
+
+
+@pytest.mark.parametrize("template, column, brace", [
+    ('"echo {x} }"', 21, "}"),
+    ('"echo {{x}} {x} {"', 27, "{"),
+    ('"\\N{BULLET} {x}} "', 26, "}"),
+    ('"a\\tb {x}{"', 20, "{"),
+])
+def test_unmatched_template_brace_points_at_the_brace(tmp_path, template, column, brace):
+    err = xpm_error(tmp_path, f"task t {{\n    x: int\n    shell {template}\n}}\n")
+    assert_error(err, tmp_path / "main.xpm", 3, column, f"unmatched {brace!r}")
+
+
+def test_unmatched_brace_in_a_triple_quoted_template(tmp_path):
+    err = xpm_error(tmp_path, 'task t {\n    x: int\n    shell """\n        echo {{x}} \\\n'
+                              '          {x} }\n    """\n}\n')
+    assert_error(err, tmp_path / "main.xpm", 5, 15, "unmatched '}'")
