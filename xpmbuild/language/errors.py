@@ -57,7 +57,7 @@ class XpmError(Exception):
         text = self._source
         if text is None and self.file and os.path.exists(self.file):
             try:
-                with open(self.file, encoding="utf-8", errors="replace") as f:
+                with open(self.file, encoding="utf-8", errors="replace", newline="") as f:
                     text = f.read()
             except OSError:
                 return None
