@@ -151,3 +151,31 @@ for seed in range(2) { train(o=opt(lr=LR), seed=seed) }
     for i, n in enumerate(proj.nodes("train")):
         assert n["status"] == "new"
         assert n["reasons"] == [f"differs from train/{old[i][:8]}… in o.lr (0.001 → 0.0001)"], n
+
+
+def test_uses_adds_files_and_folders_to_the_fingerprint(tmp_path):
+    proj = Project(tmp_path, """\
+task run {
+    uses "scripts/", "conf.yaml"
+    output o = "o.txt"
+    shell "echo run >> {here}/runs.log; cd {here} && bash scripts/main.sh > $XPM_JOB_DIR/{o}"
+}
+run()
+""", files={"scripts/main.sh": "bash scripts/lib/part.sh\n",
+            "scripts/lib/part.sh": "echo part\n", "conf.yaml": "a: 1\n"})
+    proj.run()
+    assert proj.executions() == ["run"]
+    proj.write("scripts/lib/part.sh", "echo part two\n")
+    proj.plan_json()
+    assert proj.node("run")["reasons"] == ["code scripts changed"]
+    proj.run()
+    assert proj.output("run", "o.txt") == b"part two\n"
+    proj.write("conf.yaml", "a: 2\n")
+    proj.plan_json()
+    assert proj.node("run")["reasons"] == ["code conf.yaml changed"]
+    proj.run()
+    proj.executions()
+    # a new file in a used folder rebuilds, through the no-op fast path too
+    proj.write("scripts/new.sh", "echo new\n")
+    proj.run()
+    assert proj.executions() == ["run"]

@@ -59,7 +59,7 @@ class CodeFinder:
             mod = python_module_file(task)
             if mod:
                 roots.append(os.path.realpath(mod))
-        roots += [os.path.realpath(p) for p in getattr(task, "uses", ()) or ()]
+        roots += [os.path.realpath(p) for p in task.uses]
         out, seen = [], set()
         stack = list(reversed(roots))
         while stack:
