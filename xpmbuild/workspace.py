@@ -61,15 +61,16 @@ def atomic_write(path: str, data: str | bytes):
 
 
 # ---------------------------------------------------------------------- record validation
-_OPT_STR = (str, type(None))
-_OPT_INT = (int, type(None))
-_OPT_NUM = (int, float, type(None))
+_NONE = type(None)
+_OPT_STR = frozenset((str, _NONE))
+_OPT_INT = frozenset((int, _NONE))
+_OPT_NUM = frozenset((int, float, _NONE))
 _FIELDS = {"reason": _OPT_STR, "host": _OPT_STR, "launcher": _OPT_STR,
            "launcher_type": _OPT_STR, "task": _OPT_STR, "id": _OPT_STR,
            "fingerprint": _OPT_STR, "exit_code": _OPT_INT, "started": _OPT_NUM,
-           "ended": _OPT_NUM, "launcher_id": (int, str, type(None)),
-           "trace": (dict, type(None)), "outputs": (dict, type(None)),
-           "dep_tasks": (dict, type(None)), "reasons": (list, type(None))}
+           "ended": _OPT_NUM, "launcher_id": frozenset((int, str, _NONE)),
+           "trace": frozenset((dict, _NONE)), "outputs": frozenset((dict, _NONE)),
+           "dep_tasks": frozenset((dict, _NONE)), "reasons": frozenset((list, _NONE))}
 
 
 def _kind(value) -> str:
@@ -90,9 +91,10 @@ def state_problem(obj) -> str | None:
         return "its status is missing" if status is None else f"its status is {_kind(status)}"
     if status not in RECORDED:
         return f"unknown status {status[:40]!r}"
-    for key, types in _FIELDS.items():
-        value = obj.get(key)
-        if not isinstance(value, types) or (type(value) is bool and bool not in types):
+    fields = _FIELDS
+    for key, value in obj.items():
+        types = fields.get(key)
+        if types is not None and type(value) not in types:      # exact: a bool is no int
             return f"its {key} is {_kind(value)}"
     outputs = obj.get("outputs")
     if outputs:
@@ -105,7 +107,7 @@ def state_problem(obj) -> str | None:
         if type(trace.get("action")) is not str:
             return "its trace.action is not a string"
         inputs, deps = trace.get("inputs", {}), trace.get("deps", {})
-        if type(inputs) is not dict or not all(isinstance(h, _OPT_STR) for h in inputs.values()):
+        if type(inputs) is not dict or not all(type(h) in _OPT_STR for h in inputs.values()):
             return "its trace.inputs is not {path: hash}"
         if type(deps) is not dict or not all(
                 d is None or (type(d) is dict and all(type(h) is str for h in d.values()))
