@@ -163,6 +163,38 @@ def identity_hash(encoding: str) -> str:
     return xxhash.xxh3_128_hexdigest(ENCODING_PREFIX + encoding.encode("utf-8"))
 
 
+# The encodings of a call (docs/language.md §6). The language binds a call's arguments
+# and hands over the entries of those that enter identity; these functions alone spell
+# out the encoding around them.
+
+
+def params_body(entries: list) -> str:
+    """The ``params`` of a call's encoding: ``(name, ParamDef.key + encode(value))``
+    entries of the arguments that enter identity (not options, not equal to the default),
+    sorted by name (``entries`` is sorted in place), joined by commas."""
+    if len(entries) > 1:
+        entries.sort()
+    return ",".join([kv for _, kv in entries])
+
+
+def config_encoding(config_name: str, body: str) -> str:
+    """The encoding of a config value: ``{"config":NAME,"params":{BODY}}``."""
+    return '{"config":' + _json_str(config_name) + ',"params":{' + body + "}}"
+
+
+def job_encoding(task_name: str, body: str, namespace: str | None = None) -> str:
+    """The encoding whose :func:`identity_hash` is a job's id:
+    ``{"task":NAME,"params":{BODY}}``, with ``"namespace":NS,`` first when the
+    ``namespace`` setting is set (only then: ids without one are unchanged)."""
+    head = '{"namespace":' + _json_str(namespace) + "," if namespace else "{"
+    return head + '"task":' + _json_str(task_name) + ',"params":{' + body + "}}"
+
+
+def job_reference(job_id: str) -> str:
+    """How a job stands in the encoding of a value that depends on it: ``{"job":ID}``."""
+    return '{"job":"' + job_id + '"}'
+
+
 def collect_deps(value, out: dict):
     """Add every job ``value`` depends on to ``out`` (an ordered dict used as a set)."""
     t = type(value)
