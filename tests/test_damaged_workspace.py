@@ -318,12 +318,7 @@ def test_a_record_put_back_with_its_old_size_and_mtime_is_read(proj, how):
     assert proj.executions() == ["a"]
 
 
-@pytest.mark.parametrize("how", [
-    pytest.param("in place", marks=pytest.mark.xfail(
-        strict=True, reason="the no-op manifest (noop.py) keys files by (size, mtime_ns, "
-                            "inode) only: a record rewritten in place with its mtime put "
-                            "back passes for unchanged; it needs ctime_ns too")),
-    "renamed over"])
+@pytest.mark.parametrize("how", ["in place", "renamed over"])
 def test_the_no_op_path_reads_a_record_put_back_with_its_old_size_and_mtime(proj, how):
     proj.run()                   # the index and the no-op manifest know every job
     _put_back(os.path.join(proj.job_dir("a"), "state.json"), how)
@@ -477,9 +472,6 @@ def test_a_read_only_workspace_never_loses_its_index(proj, fault):
     assert os.path.exists(index)
 
 
-@pytest.mark.xfail(strict=True, reason="status.reconcile() records a result left in "
-                   ".xpm-exit by writing state.json, also on a read-only workspace (OSError "
-                   "traceback); it should show the result without recording it there")
 def test_a_read_only_workspace_with_a_result_nobody_recorded(proj):
     """A job recorded as running whose exit file says it ended (its xpmbuild was killed):
     on a read-only workspace status shows the result without writing it."""

@@ -32,6 +32,10 @@ def write_if_changed(path: str, text: str, new_dir=False):
 
 def prepare(job, job_dir: str, action_text: str, new: bool):
     """Write params.json and command.sh; clear the previous build's results."""
+    for log in ("stdout.log", "stderr.log"):      # a folder in the way of a log
+        p = os.path.join(job_dir, log)
+        if not new and os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
     # not atomic on purpose: the job is not done until state.json says so
     write_if_changed(job_dir + "/params.json",
                      json.dumps(actions.params_document(job), indent=1, sort_keys=True), new)

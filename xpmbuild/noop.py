@@ -2,7 +2,7 @@
 
 After a run (or plan) in which every selected job ended up done, a *manifest* is kept in
 the workspace: what the command was (file, -D values, targets, name, working directory),
-the content hash of every .xpm source read, and the (size, mtime_ns, inode) of every
+the content hash of every .xpm source read, and the (size, mtime_ns, inode, ctime_ns) of every
 file the decision depended on — each job's state.json, its outputs, its ``path`` inputs
 and python action modules. The next identical command first checks the manifest: if the
 sources hash the same and every file stats the same, every job is still up to date (the
@@ -20,7 +20,7 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 4
+VERSION = 5
 
 
 def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None) -> dict:
@@ -45,7 +45,7 @@ def _sig(path):
         return None
     if _stat.S_ISDIR(st.st_mode):
         return "dir"
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def _content(path):
@@ -85,9 +85,10 @@ def _check(ws_root, file, defines, name, targets, dry_run, namespace):
             st = stat(path)
         except OSError:
             return None
-        if st.st_size != sigs[i] or st.st_mtime_ns != sigs[i + 1] or st.st_ino != sigs[i + 2]:
+        if st.st_size != sigs[i] or st.st_mtime_ns != sigs[i + 1] or \
+                st.st_ino != sigs[i + 2] or st.st_ctime_ns != sigs[i + 3]:
             return None
-        i += 3
+        i += 4
     return m
 
 
@@ -114,7 +115,7 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
                     st = os.stat(p)
                 except OSError:
                     return False
-                seen[p] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                seen[p] = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     # the experiment's record: if another run rewrote it, the full path records this plan
     record_file = os.path.join(ws_root, "experiments", plan.name, "jobs.jsonl")
     for n in ([] if dry_run else [None]) + list(nodes):

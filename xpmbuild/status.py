@@ -53,6 +53,8 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
     """Record the end of a job that finished while no xpmbuild watched (detached runs),
     under the folder's lock (``held``: a lock the caller holds already)."""
     from .rebuild import record_end
+    if held is None and not ws.writable():
+        return state        # a read-only workspace: shown as it is, never written
     lock = held or ws.try_lock(job_dir)
     if lock is None:
         return state
