@@ -8,37 +8,19 @@ task types that depend on themselves.
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 
 from .. import model as M
 from .. import shellquote
 from . import syntax as S
-from .errors import Pos, display_path
+from .declarations import BUILTINS, Declarations
+from .defaults import DefaultEvaluator
+from .errors import Pos, display_path, suggest
 from .inputs import path_problem
 from .parser import parse_file
 
 REQUIREMENTS = ("cpus", "gpus", "mem", "time")
-BUILTINS = ("range", "len", "str", "tag")
-
-
-def suggest(name, candidates) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-class Declarations:
-    """Everything declared by a file and its imports, checked."""
-
-    def __init__(self, main: S.Module, modules: list[S.Module], root: str):
-        self.main = main
-        self.modules = modules           # every file read, main last
-        self.root = root                 # directory of the main file
-        self.defs: dict[str, M.ConfigDef] = {}
-        self.configs: dict[str, M.ConfigDef] = {}
-        self.tasks: dict[str, M.TaskDef] = {}
-        self.sources: dict[str, str] = {m.file: m.source for m in modules}
 
 
 # ----------------------------------------------------------------------------- loading
@@ -110,7 +92,6 @@ def check(path: str) -> Declarations:
     _check_task_cycles(syntax_of, decls)
 
     # 4. defaults (may call configs, whose own defaults are then needed first)
-    from .evaluate import DefaultEvaluator
     DefaultEvaluator(decls, syntax_of).run()
 
     # 5. shell templates (after types: {p.q} needs p's type)

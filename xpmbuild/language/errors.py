@@ -6,6 +6,7 @@ with status 2. Positions are 1-based, as editors show them.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import unicodedata
 
@@ -96,6 +97,12 @@ class XpmError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - convenience
         return self.render()
+
+
+def suggest(name, candidates) -> str:
+    """`` (did you mean 'x'?)`` for the candidate closest to a misspelt ``name``, or ""."""
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def display_path(file: str) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .errors import XpmError
 from . import syntax as S
-from .syntax import MAX_DEPTH
+from .limits import MAX_DEPTH
+from .transform import ToAst
 
 _PARSER = None
 _TRANSFORMER = None
@@ -88,7 +89,7 @@ def _parser():
         # tree, no recursive pass over it; positions come from the tokens (named in the
         # grammar where a node starts with a keyword or a bracket), which is twice as fast
         # as Lark's propagate_positions.
-        _TRANSFORMER = S.ToAst()
+        _TRANSFORMER = ToAst()
         _PARSER = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr",
                        lexer="basic", postlex=_NewlinePostLexer(), transformer=_TRANSFORMER,
                        maybe_placeholders=True, cache=_cache_file())
