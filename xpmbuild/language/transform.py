@@ -24,14 +24,8 @@ def _binop(op):
     return method
 
 
-class ToAst(Transformer):
-    """Builds syntax nodes as the LALR parser reduces (Lark's inline transformer: no parse
-    tree, no recursion); ``file`` is set by the parser before each parse.
-
-    Every node gets a ``depth`` (1 + its deepest child); one deeper than
-    :data:`MAX_DEPTH` is an error at that node, so that the recursive passes after the
-    parse (check, compile, evaluate) stay far from Python's recursion limit.
-    """
+class _Rules(Transformer):
+    """What every rule uses: positions, depth, the literals' values."""
 
     file = "<input>"
 
@@ -63,113 +57,9 @@ class ToAst(Transformer):
         except ValueError as e:
             raise limit_error(pos or self._tpos(token), str(e)) from None
 
-    # ---- literals and atoms
-    def number(self, c):
-        return Const(self._number(c[0]), self._tpos(c[0]))
 
-    def neg_number(self, c):
-        return Const(-self._number(c[1]), self._tpos(c[0]))
-
-    def string(self, c):
-        return Const(self._string(c[0]), self._tpos(c[0]))
-
-    def true(self, c):
-        return Const(True, self._tpos(c[0]))
-
-    def false(self, c):
-        return Const(False, self._tpos(c[0]))
-
-    def none(self, c):
-        return Const(None, self._tpos(c[0]))
-
-    def name(self, c):
-        return Name(str(c[0]), self._tpos(c[0]))
-
-    def list(self, c):
-        items = [x for x in c[1:] if x is not None]
-        return self._nest(ListExpr(items, self._tpos(c[0])), *items)
-
-    def dict(self, c):
-        pairs = [x for x in c[1:] if x is not None]
-        return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
-
-    def pair(self, c):
-        return (c[0], c[1])
-
-    def tag(self, c):
-        return self._nest(TagExpr(c[1], self._tpos(c[0])), c[1])
-
-    # ---- operators
-    eq, ne, lt, le, gt = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">")
-    ge, add, sub, mul, div = _binop(">="), _binop("+"), _binop("-"), _binop("*"), _binop("/")
-    floordiv, mod = _binop("//"), _binop("%")
-
-    def or_(self, c):
-        return self._nest(BoolOp("or", c[0], c[1], first_pos(c[0])), c[0], c[1])
-
-    def and_(self, c):
-        return self._nest(BoolOp("and", c[0], c[1], first_pos(c[0])), c[0], c[1])
-
-    def not_(self, c):
-        return self._nest(Unary("not", c[1], self._tpos(c[0])), c[1])
-
-    def neg(self, c):
-        return self._nest(Unary("-", c[1], self._tpos(c[0])), c[1])
-
-    def pos(self, c):
-        return self._nest(Unary("+", c[1], self._tpos(c[0])), c[1])
-
-    def call(self, c):
-        args, kwargs = [], []
-        if c[1] is not None:
-            for a in c[1]:
-                if isinstance(a, Keyword):
-                    kwargs.append(a)
-                elif kwargs:
-                    raise a.pos.error("positional argument follows keyword argument")
-                else:
-                    args.append(a)
-        return self._nest(Call(c[0], args, kwargs, c[0].pos), c[0], *args,
-                          *[k.value for k in kwargs])
-
-    def arguments(self, c):
-        return c
-
-    def posarg(self, c):
-        return c[0]
-
-    def kwarg(self, c):
-        return Keyword(str(c[0]), c[1], self._tpos(c[0]))
-
-    def getattr(self, c):
-        return self._nest(GetAttr(c[0], str(c[1]), self._tpos(c[1])), c[0])
-
-    def getitem(self, c):
-        return self._nest(GetItem(c[0], c[1], c[1].pos), c[0], c[1])
-
-    # ---- statements
-    def assign(self, c):
-        return self._nest(Assign(str(c[0]), c[1], self._tpos(c[0])), c[1])
-
-    def expr_stmt(self, c):
-        return self._nest(ExprStmt(c[0], c[0].pos), c[0])
-
-    def for_stmt(self, c):
-        return self._nest(For(str(c[1]), c[2], c[3], self._tpos(c[0])), c[2], *c[3])
-
-    def if_stmt(self, c):
-        orelse = c[3] if len(c) > 3 else None
-        if isinstance(orelse, If):
-            orelse = [orelse]
-        return self._nest(If(c[1], c[2], orelse, self._tpos(c[0])), c[1], *c[2],
-                          *(orelse or ()))
-
-    def block(self, c):
-        for item in c:
-            if not isinstance(item, (Assign, For, If, ExprStmt)):
-                raise item.pos.error("declarations (import, arg, config, task) are only "
-                                     "allowed at the top level")
-        return list(c)
+class _DeclarationRules(_Rules):
+    """The rules of types and declarations (import, arg, config, task and their bodies)."""
 
     # ---- types
     def type(self, c):
@@ -285,4 +175,122 @@ class ToAst(Transformer):
         return self._decl("task", c)
 
     def start(self, c):
+        return list(c)
+
+
+class ToAst(_DeclarationRules):
+    """Builds syntax nodes as the LALR parser reduces (Lark's inline transformer: no parse
+    tree, no recursion); ``file`` is set by the parser before each parse.
+
+    Every node gets a ``depth`` (1 + its deepest child); one deeper than
+    :data:`MAX_DEPTH` is an error at that node, so that the recursive passes after the
+    parse (check, compile, evaluate) stay far from Python's recursion limit.
+    """
+
+    # ---- literals and atoms
+    def number(self, c):
+        return Const(self._number(c[0]), self._tpos(c[0]))
+
+    def neg_number(self, c):
+        return Const(-self._number(c[1]), self._tpos(c[0]))
+
+    def string(self, c):
+        return Const(self._string(c[0]), self._tpos(c[0]))
+
+    def true(self, c):
+        return Const(True, self._tpos(c[0]))
+
+    def false(self, c):
+        return Const(False, self._tpos(c[0]))
+
+    def none(self, c):
+        return Const(None, self._tpos(c[0]))
+
+    def name(self, c):
+        return Name(str(c[0]), self._tpos(c[0]))
+
+    def list(self, c):
+        items = [x for x in c[1:] if x is not None]
+        return self._nest(ListExpr(items, self._tpos(c[0])), *items)
+
+    def dict(self, c):
+        pairs = [x for x in c[1:] if x is not None]
+        return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
+
+    def pair(self, c):
+        return (c[0], c[1])
+
+    def tag(self, c):
+        return self._nest(TagExpr(c[1], self._tpos(c[0])), c[1])
+
+    # ---- operators
+    eq, ne, lt, le, gt = _binop("=="), _binop("!="), _binop("<"), _binop("<="), _binop(">")
+    ge, add, sub, mul, div = _binop(">="), _binop("+"), _binop("-"), _binop("*"), _binop("/")
+    floordiv, mod = _binop("//"), _binop("%")
+
+    def or_(self, c):
+        return self._nest(BoolOp("or", c[0], c[1], first_pos(c[0])), c[0], c[1])
+
+    def and_(self, c):
+        return self._nest(BoolOp("and", c[0], c[1], first_pos(c[0])), c[0], c[1])
+
+    def not_(self, c):
+        return self._nest(Unary("not", c[1], self._tpos(c[0])), c[1])
+
+    def neg(self, c):
+        return self._nest(Unary("-", c[1], self._tpos(c[0])), c[1])
+
+    def pos(self, c):
+        return self._nest(Unary("+", c[1], self._tpos(c[0])), c[1])
+
+    def call(self, c):
+        args, kwargs = [], []
+        if c[1] is not None:
+            for a in c[1]:
+                if isinstance(a, Keyword):
+                    kwargs.append(a)
+                elif kwargs:
+                    raise a.pos.error("positional argument follows keyword argument")
+                else:
+                    args.append(a)
+        return self._nest(Call(c[0], args, kwargs, c[0].pos), c[0], *args,
+                          *[k.value for k in kwargs])
+
+    def arguments(self, c):
+        return c
+
+    def posarg(self, c):
+        return c[0]
+
+    def kwarg(self, c):
+        return Keyword(str(c[0]), c[1], self._tpos(c[0]))
+
+    def getattr(self, c):
+        return self._nest(GetAttr(c[0], str(c[1]), self._tpos(c[1])), c[0])
+
+    def getitem(self, c):
+        return self._nest(GetItem(c[0], c[1], c[1].pos), c[0], c[1])
+
+    # ---- statements
+    def assign(self, c):
+        return self._nest(Assign(str(c[0]), c[1], self._tpos(c[0])), c[1])
+
+    def expr_stmt(self, c):
+        return self._nest(ExprStmt(c[0], c[0].pos), c[0])
+
+    def for_stmt(self, c):
+        return self._nest(For(str(c[1]), c[2], c[3], self._tpos(c[0])), c[2], *c[3])
+
+    def if_stmt(self, c):
+        orelse = c[3] if len(c) > 3 else None
+        if isinstance(orelse, If):
+            orelse = [orelse]
+        return self._nest(If(c[1], c[2], orelse, self._tpos(c[0])), c[1], *c[2],
+                          *(orelse or ()))
+
+    def block(self, c):
+        for item in c:
+            if not isinstance(item, (Assign, For, If, ExprStmt)):
+                raise item.pos.error("declarations (import, arg, config, task) are only "
+                                     "allowed at the top level")
         return list(c)
