@@ -26,7 +26,6 @@ from .parser import parse_text
 class Compiler(ExprCompiler):
     """Compiles plan statements (and their expressions) into closures over an environment."""
 
-    # ------------------------------------------------------------------ statements
     def stmts(self, stmts):
         fs = [(self.stmt(s), s.pos) for s in stmts]
 
