@@ -152,17 +152,25 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         dry_run(plan, ws, nodes, rebuilder)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True)
+    if launcher is None:
+        from .launchers.local import LocalLauncher
+        launcher = LocalLauncher(cpus=jobs)
+    if detach and not launcher.can_detach:      # refused before anything is submitted
+        raise ValueError(f"--detach needs a launcher that chains dependencies itself "
+                         f"(slurm); {launcher.name} is a {launcher.type} launcher")
     ws.create()
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
     ws.write_experiment(plan.name, list(plan.jobs.values()))
-    if launcher is None:
-        from .launchers.local import LocalLauncher
-        launcher = LocalLauncher(cpus=jobs)
     launcher.bind(ws.root)
+
+    def launchers(name):        # for jobs an earlier run started on another launcher
+        from .launchers import make_launcher
+        return make_launcher(name, settings or {})
+
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
-                          settings=settings, on_interrupt=on_interrupt)
+                          launchers=launchers, on_interrupt=on_interrupt)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic())

@@ -217,9 +217,6 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not dry_run:
         launcher = _make_launcher(launcher_name or settings.get("launcher") or "local",
                                   settings, jobs)
-        if detach and not hasattr(launcher, "submit"):
-            _fail(f"error: --detach needs a batch launcher with dependencies (slurm); "
-                  f"{launcher.name} is a {launcher.type} launcher")
     reporter = None
     if not dry_run and not as_json:
         total = len(select_jobs(plan, targets))

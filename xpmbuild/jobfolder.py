@@ -83,3 +83,34 @@ def escaping_output(job_dir: str, rel: str) -> str | None:
     if real == base or real.startswith(base + os.sep):
         return None
     return real
+
+
+def lock_folder(ws, job_dir: str):
+    """Make (if need be) and lock a job's folder: (made fresh, lock or None)."""
+    new = True                      # a fresh folder: nothing to compare or clear
+    try:
+        os.mkdir(job_dir)
+    except FileExistsError:
+        new = False
+    except FileNotFoundError:
+        os.makedirs(job_dir, exist_ok=True)
+    return new, ws.try_lock(job_dir)
+
+
+def folder_error(job_dir: str, e: OSError) -> str:
+    if os.path.lexists(job_dir) and not os.path.isdir(job_dir):
+        return (f"its folder {job_dir} is not a folder (a file is in its place): "
+                "remove it to rebuild the job")
+    return f"cannot make or lock its folder {job_dir}: {e.strerror or e}"
+
+
+def start_record(job, launcher, decision, reasons) -> dict:
+    """The record written before a job is handed to its launcher (launch protocol,
+    recovery.py): who watches it, what it was built from, where it came from."""
+    state = {"status": launcher.start_status, "task": job.task.name, "id": job.id,
+             "launcher": launcher.name, "launcher_type": launcher.type, "launcher_id": None,
+             "watcher": os.getpid(), "reasons": [str(r) for r in reasons],
+             "definition": job.task.file, "fingerprint": decision.fingerprint,
+             "trace": decision.trace, "dep_tasks": {d.id: d.task.name for d in job.deps}}
+    state.update(launcher.record_fields())
+    return state

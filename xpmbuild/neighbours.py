@@ -105,7 +105,7 @@ class Neighbours:
                 best = (job_id, diff)
         return best
 
-    def reason(self, job) -> str | None:
+    def reason(self, job):
         """``differs from TASK/ID… in NAME (OLD → NEW)``, or None without a neighbour."""
         from .actions import to_json
         task = job.task
@@ -117,4 +117,5 @@ class Neighbours:
         job_id, diff = found
         shown = ", ".join(f"{k} ({_shown(old)} → {_shown(new)})" for k, old, new in diff[:SHOWN])
         more = f" and {len(diff) - SHOWN} more" if len(diff) > SHOWN else ""
-        return f"differs from {task.name}/{job_id[:8]}… in {shown}{more}"
+        from .reasons import reason
+        return reason("differs", job=f"{task.name}/{job_id[:8]}…", diffs=shown + more)

@@ -20,6 +20,7 @@ from . import actions
 from . import model as M
 from .code import CodeFinder, code_hash
 from .neighbours import Neighbours
+from .reasons import Reason, reason
 from .workspace import DONE, Workspace
 
 
@@ -177,19 +178,19 @@ class Rebuilder:
         trace, action, fingerprint = self.trace(job, dep_states)
         reasons = []
         if self.force_all:
-            reasons.append("forced (--force-all)")
+            reasons.append(reason("forced", flag="--force-all"))
         elif job.task.name in self.force_tasks:
-            reasons.append(f"forced (--force {job.task.name})")
+            reasons.append(reason("forced", flag=f"--force {job.task.name}"))
         if state is None:
             why = self.neighbours.reason(job) if self.neighbours is not None else None
-            reasons.append(why or "never built")
+            reasons.append(why or reason("never_built"))
             return Decision(True, reasons, fingerprint, trace, action)
         conflict = definition_conflict(job, state, trace)
         if conflict:
             return Decision(False, [conflict], fingerprint, trace, action, conflict)
         status = state.get("status")
         if status != DONE:
-            reasons.append(last_build_words(state))
+            reasons.append(reason("last_build", words=last_build_words(state)))
             return Decision(True, reasons, fingerprint, trace, action)
         reasons.extend(self.output_reasons(job, job_dir, state))
         recorded_fp, recorded_trace = state.get("fingerprint"), state.get("trace") or {}
@@ -202,11 +203,11 @@ class Rebuilder:
         if recorded_fp != fingerprint:
             reasons.extend(self.trace_reasons(recorded_trace, trace, job, root))
             pending = any(v is None for v in trace["deps"].values())
-            if not pending and (not reasons or all(r.startswith("forced") for r in reasons)):
-                reasons.append("fingerprint changed")
+            if not pending and all(r.kind == "forced" for r in reasons):
+                reasons.append(reason("fingerprint_changed"))
         return Decision(bool(reasons), reasons, fingerprint, trace, action)
 
-    def output_reasons(self, job: M.Job, job_dir: str, state: dict) -> list[str]:
+    def output_reasons(self, job: M.Job, job_dir: str, state: dict) -> list[Reason]:
         recorded = state.get("outputs") or {}
         hashes = self.ws.hashes
         reasons = []
@@ -215,44 +216,44 @@ class Rebuilder:
             rec = recorded.get(name)
             sig = hashes.signature(path)
             if sig is None and not os.path.isdir(path):
-                reasons.append(f"output {rel} is missing")
+                reasons.append(reason("output_missing", path=rel))
                 continue
             if rec is None:
-                reasons.append(f"output {rel} was not recorded by the last build")
+                reasons.append(reason("output_unrecorded", path=rel))
                 continue
             if sig is not None and tuple(rec[:3]) == sig:
                 continue
             if hashes.path_hash(path, follow=False) != rec[3]:
-                reasons.append(f"output {rel} changed since its build")
+                reasons.append(reason("output_changed", path=rel))
         return reasons
 
-    def trace_reasons(self, old: dict, new: dict, job: M.Job, root: str) -> list[str]:
+    def trace_reasons(self, old: dict, new: dict, job: M.Job, root: str) -> list[Reason]:
         reasons = []
         if old.get("action") != new["action"]:
-            reasons.append("command changed" if job.task.action_kind == "shell"
-                           else f"python action changed (now {job.task.action})")
+            reasons.append(reason("command_changed") if job.task.action_kind == "shell"
+                           else reason("python_action_changed", action=job.task.action))
         old_code, new_code = old.get("code") or {}, new.get("code") or {}
         for p, h in new_code.items():
             shown = self.display_path(p, root)
             if p not in old_code:
-                reasons.append(f"code {shown} was not tracked by its build" if "code" not in old
-                               else f"code {shown} is new")
+                reasons.append(reason("code_untracked" if "code" not in old else "code_new",
+                                      path=shown))
             elif h is None:
-                reasons.append(f"code {shown} is missing")
+                reasons.append(reason("code_missing", path=shown))
             elif old_code[p] != h:
-                reasons.append(f"code {shown} changed")
+                reasons.append(reason("code_changed", path=shown))
         for p in old_code:
             if p not in new_code:
-                reasons.append(f"code {self.display_path(p, root)} is no longer used")
+                reasons.append(reason("code_unused", path=self.display_path(p, root)))
         old_in, new_in = old.get("inputs") or {}, new["inputs"]
         for p, h in new_in.items():
             shown = self.display_path(p, root)
             if p not in old_in:
-                reasons.append(f"new input {shown}")
+                reasons.append(reason("input_new", path=shown))
             elif h is None:
-                reasons.append(f"input {shown} is missing")
+                reasons.append(reason("input_missing", path=shown))
             elif old_in[p] != h:
-                reasons.append(f"input {shown} changed")
+                reasons.append(reason("input_changed", path=shown))
         old_deps, new_deps = old.get("deps") or {}, new["deps"]
         names = {d.id: d for d in job.deps}
         for d, outs in new_deps.items():
@@ -261,16 +262,16 @@ class Rebuilder:
             if outs is None:
                 continue        # pending: the caller says it waits on it
             if d not in old_deps:
-                reasons.append(f"new dependency {label}")
+                reasons.append(reason("dependency_new", job=label))
             elif old_deps[d] != outs:
                 old_outs = old_deps[d] or {}
                 changed = sorted(k for k in set(outs) | set(old_outs)
                                  if outs.get(k) != old_outs.get(k))
-                reasons.append(f"dependency {label} changed its output " + ", ".join(changed))
+                reasons.append(reason("dependency_changed", job=label, outputs=", ".join(changed)))
         return reasons
 
 
-def definition_conflict(job: M.Job, state: dict, trace: dict) -> str | None:
+def definition_conflict(job: M.Job, state: dict, trace: dict) -> Reason | None:
     """Whether the job's folder holds the job of a same-named task of another project
     (another .xpm file that still exists) with a different action: building it here would
     overwrite that project's job, and that project would overwrite it back."""
@@ -279,9 +280,7 @@ def definition_conflict(job: M.Job, state: dict, trace: dict) -> str | None:
         return None
     if (state.get("trace") or {}).get("action") == trace["action"]:
         return None         # the same action: the same job, shared
-    return (f"its folder holds the job of task {job.task.name} of {other}, whose action "
-            f"differs from {job.task.file}'s: set a `namespace` in one project's "
-            "xpmbuild.toml (it enters job ids), rename one task, or use another workspace")
+    return reason("conflict", task=job.task.name, other=other, this=job.task.file)
 
 
 def last_build_words(state: dict) -> str:

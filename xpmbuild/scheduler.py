@@ -1,23 +1,40 @@
-"""The scheduler: the order in which jobs are considered, resources, failures, interruption.
+"""The scheduler: the order in which jobs are considered, slots, failures, interruption.
 
-Jobs are considered in dependency order; when all of a job's dependencies are done the
-rebuilder (rebuild.py) says whether it must run. Stale jobs start while the launcher
-has slots. A job is run only under its folder's lock, so two xpmbuild processes never
-run the same job: a job locked elsewhere is waited on, then considered again.
+It decides *when*; the rebuilder (rebuild.py) decides *whether*, and they talk through a
+:class:`~.rebuild.Decision` (stale, reasons as data, what it waits on). A map of the run
+(doit's runner is the model)::
+
+    run()                  count each node's dependencies; the roots are ready
+      _loop()
+        _consider(node)    a ready node: recorded as queued/running? recovery.py judges it
+                           (_recover: wait, re-attach, record what it left, or lost); else
+                           the rebuilder decides: up to date -> _done, stale -> to_launch
+        _launch()          while slots and resources allow: lock, prepare, record as
+                           queued, then start (launch protocol, recovery.py)
+        launcher.wait()    ended jobs -> _finalize (record, release) -> _done or _fail
+        elsewhere          jobs someone else runs (elsewhere.py): back to ready when free
+      _done(node)          dependents whose dependencies are all done become ready
+      _fail(node)          dependents are skipped; without -k, nothing new starts
+      _interrupt()         Ctrl-C/SIGTERM: cancel (or leave running) and record
+
+A detached run (``detach``, a launcher that chains dependencies itself) differs in three
+places, each marked "detached": a submitted dependency counts as PENDING for the rebuilder,
+a submitted job releases its folder at once, and its dependents are submitted after it
+with the launcher ids to wait for.
 """
 from __future__ import annotations
 
 import os
 import signal
-import time
 from collections import deque
 
 from . import jobfolder
-from .launchers.base import Ended, Handle, LaunchRequest, LauncherError, read_exit_file
+from .elsewhere import Elsewhere
+from .launchers.base import Ended, Handle, LaunchRequest, LauncherError
+from .reasons import DEPENDENCY_KINDS, reason
 from .rebuild import PENDING, Rebuilder, record_end, short
-from .recovery import BUSY, ENDED, GONE, ORPHAN, UNKNOWN, Assessment, assess
-from .workspace import (ACTIVE, CANCELLED, DONE, EXIT_FILE, FAILED, LOST, NEW, RUNNING, WAITING,
-                        Workspace, now)
+from .recovery import BUSY, ENDED, ORPHAN, UNKNOWN, assess
+from .workspace import ACTIVE, CANCELLED, DONE, FAILED, LOST, NEW, RUNNING, WAITING, Workspace, now
 
 
 class Interrupted(Exception):
@@ -32,7 +49,7 @@ class Node:
         self.job = job
         self.dir = job_dir
         self.status = NEW
-        self.reasons: list[str] = []
+        self.reasons: list = []         # Reason (reasons.py)
         self.will_run = False
         self.ran = False
         self.state = None
@@ -60,7 +77,10 @@ class Reporter:
 class Scheduler:
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
-                 poll_interval=0.2, detach=False, settings=None, on_interrupt=None):
+                 poll_interval=0.2, detach=False, launchers=None, on_interrupt=None):
+        """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
+        started on another one; ``on_interrupt(n_running)``: True to cancel the running
+        jobs on Ctrl-C, False to leave them running."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -75,17 +95,12 @@ class Scheduler:
         self.reporter = reporter or Reporter()
         self.poll_interval = poll_interval
         self.detach = detach
-        # on_interrupt(n_running) -> True to cancel the running jobs, False to leave them
         self.on_interrupt = on_interrupt
-        self.settings = settings
-        self._others: dict = {}
-        self._other_checked: dict = {}
+        self.elsewhere = Elsewhere(workspace, launcher.name, launchers)
         self.ready: deque[Node] = deque()
         self.to_launch: deque[Node] = deque()
         self.running: dict[str, Node] = {}
-        self.elsewhere: dict[str, Node] = {}
         self.stopping = False
-        self.failed = 0
         self.counts = {"done": 0, "ran": 0, "failed": 0, "skipped": 0, "up_to_date": 0}
 
     # ------------------------------------------------------------------ main loop
@@ -146,11 +161,11 @@ class Scheduler:
                     node.state = dict(node.state, status=status)
                     self._write(node, node.state)
             if self.elsewhere:
-                self._check_elsewhere()
+                self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)
         # what is left was never started because of a failure (without -k)
         for n in list(self.to_launch):
-            self._skip(n, "not started: the build stopped after a failure")
+            self._skip(n, reason("stopped"))
         self.to_launch.clear()
 
     # ------------------------------------------------------------------ decisions
@@ -161,14 +176,14 @@ class Scheduler:
             if dn is None:
                 out[d.id] = self.ws.read_state(self.ws.job_dir(d.task.name, d.id), d.id)
             elif self.detach and dn.status in ACTIVE:
-                out[d.id] = PENDING
+                out[d.id] = PENDING     # detached: submitted, its outputs known later
             else:
                 out[d.id] = dn.state
         return out
 
     def _consider(self, node: Node):
         if self.stopping and not self.keep_going:
-            self._skip(node, "not started: the build stopped after a failure")
+            self._skip(node, reason("stopped"))
             return
         state = self.ws.read_state(node.dir, node.job.id)
         if state is not None and state.get("status") in ACTIVE:
@@ -184,78 +199,78 @@ class Scheduler:
             self._fail(node, None, decision.conflict, record=False)
             return
         pending = [d for d in node.job.deps if dep_states.get(d.id) is PENDING]
-        if pending:
+        if pending:     # detached: it runs after its submitted dependencies
             decision.stale = True
-            node.reasons = [r for r in decision.reasons if not r.startswith("dependency")] + [
-                f"waits on {d.task.name}/{short(d.id)} (submitted)" for d in pending]
-        if decision.stale:
-            node.will_run = True
-            self.to_launch.append(node)
-        else:
+            node.reasons = [r for r in decision.reasons if r.kind not in DEPENDENCY_KINDS] + [
+                reason("waits_on_submitted", job=f"{d.task.name}/{short(d.id)}")
+                for d in pending]
+        if not decision.stale:
             node.status = DONE
             self.counts["up_to_date"] += 1
             self.reporter.up_to_date(node)
             self._done(node)
+            return
+        try:
+            self.launcher.check(node.job.task.requires)
+        except LauncherError as e:      # it can never run here: refused before it starts
+            self._fail(node, None, reason("failure", words=str(e)), record=False)
+            return
+        node.will_run = True
+        self.to_launch.append(node)
 
     def _recover(self, node: Node, state: dict):
         """A job recorded as queued/running (recovery.py judges it). Returns the state to
         decide on, or None when the job is being waited on or was recorded done."""
         a = assess(self.ws, node.dir, state)
         ours = state.get("launcher") == self.launcher.name
+        why = a.reason
         if a.verdict == BUSY:
-            self._wait_elsewhere(node, a.reason)
-            return None
+            return self._wait_elsewhere(node, why)
         if a.verdict == ENDED:        # it ended while no xpmbuild watched: record it
-            node.state = state
-            node.lock = self.ws.try_lock(node.dir)
-            recorded = self._finalize(node, Ended(Handle(node.job.id, node.dir,
-                                                         state.get("launcher_id")),
-                                                  a.exit_code), trace_from_state=True)
-            # failed: built again now, once its failure is on record
-            return None if node.status == DONE or not recorded else node.state
+            return self._record_recovered(
+                node, state, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
+                                   a.exit_code))
         if a.verdict in (ORPHAN, UNKNOWN) and ours:
             recovered = self.launcher.recover(node.job.id, node.dir, state)
             if isinstance(recovered, Handle):
                 return self._reattach(node, state, recovered)
             if isinstance(recovered, Ended):
-                node.state = state
-                node.lock = self.ws.try_lock(node.dir)
-                recorded = self._finalize(node, recovered, trace_from_state=True)
-                return None if node.status == DONE or not recorded else node.state
-            a = Assessment(GONE, LOST, f"{self.launcher.name} no longer knows it and it left "
-                                       "no result")
+                return self._record_recovered(node, state, recovered)
+            why = f"{self.launcher.name} no longer knows it and it left no result"
         elif a.verdict in (ORPHAN, UNKNOWN):
-            if a.verdict == ORPHAN or self._still_alive_elsewhere(state):
-                self._wait_elsewhere(node, a.reason)
-                return None
-            a = Assessment(GONE, LOST, f"launcher {state.get('launcher')} no longer knows it "
-                                       "and it left no result")
-        state = dict(state, status=LOST, reason=a.reason)
+            if a.verdict == ORPHAN or self.elsewhere.still_alive(state):
+                return self._wait_elsewhere(node, why)
+            why = f"launcher {state.get('launcher')} no longer knows it and it left no result"
+        state = dict(state, status=LOST, reason=why)
         if not self._write(node, state):     # e.g. a full disk: never run it unrecorded
             self._fail(node, None, node.error, record=False)
             return None
         return state
 
+    def _record_recovered(self, node: Node, state: dict, ended: Ended):
+        node.state = state
+        node.lock = self.ws.try_lock(node.dir)
+        recorded = self._finalize(node, ended, trace_from_state=True)
+        # failed: built again now, once its failure is on record
+        return None if node.status == DONE or not recorded else node.state
+
     def _reattach(self, node: Node, state: dict, recovered: Handle):
-        if self.detach:
-            # submitted by an earlier detached run: still queued or running there
+        if self.detach:     # detached: still queued or running there, left to the cluster
             node.status, node.state, node.handle = state.get("status"), state, None
-            node.reasons = [f"already {state.get('status')} ({self.launcher.name} job "
-                            f"{state.get('launcher_id')})"]
+            node.reasons = [reason("already", status=state.get("status"),
+                                   launcher=self.launcher.name, id=state.get("launcher_id"))]
             self.launcher.forget(recovered)
             self._submitted(node)
             return None
         lock = self.ws.try_lock(node.dir)
         if lock is None:
-            self._wait_elsewhere(node)
-            return None
+            return self._wait_elsewhere(node)
         node.lock, node.handle = lock, recovered
         node.status = recovered.extra.get("status") or RUNNING
-        node.reasons = [f"re-attached to {self.launcher.name} job "
-                        f"{recovered.launcher_id} started by an earlier run"]
+        node.reasons = [reason("reattached", launcher=self.launcher.name,
+                               id=recovered.launcher_id)]
         node.state = state
-        node.will_run = True
-        node.ran = True
+        node.will_run = node.ran = True
         node.started = state.get("started")
         node.decision = None
         self.running[node.job.id] = node
@@ -265,48 +280,10 @@ class Scheduler:
 
     def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
         node.status = RUNNING
-        node.reasons = [why]
-        self.elsewhere[node.job.id] = node
+        node.reasons = [reason("elsewhere", words=why)]
+        self.elsewhere.add(node)
         self.reporter.waiting_elsewhere(node)
-
-    def _other_launcher(self, name):
-        """A launcher other than ours that started a job of an earlier run (from settings)."""
-        if name not in self._others:
-            from .launchers import make_launcher
-            try:
-                other = make_launcher(name, self.settings or {})
-                other.bind(self.ws.root)
-            except Exception:
-                other = None
-            self._others[name] = other
-        return self._others[name]
-
-    def _still_alive_elsewhere(self, state) -> bool:
-        other = self._other_launcher(state.get("launcher"))
-        if other is None or not hasattr(other, "live_states"):
-            return False
-        try:
-            live = other.live_states([state]).get(str(state.get("launcher_id")))
-        except Exception:
-            return True     # cannot tell: do not run it twice, look again later
-        return live in ("queued", "running")
-
-    def _check_elsewhere(self):
-        t = time.monotonic()
-        for key, node in list(self.elsewhere.items()):
-            if self.ws.is_locked(node.dir):
-                continue
-            state = self.ws.read_state(node.dir, node.job.id) or {}
-            if state.get("status") in ACTIVE and state.get("launcher") != self.launcher.name \
-                    and read_exit_file(node.dir) is None:
-                # a job of another launcher: ask it at most every few seconds
-                if t - self._other_checked.get(key, 0) < 3.0:
-                    continue
-                self._other_checked[key] = t
-                if self._still_alive_elsewhere(state):
-                    continue
-            del self.elsewhere[key]
-            self.ready.append(node)
+        return None
 
     # ------------------------------------------------------------------ launching
     def _need(self, node):
@@ -329,50 +306,17 @@ class Scheduler:
                     (self.running or batch):
                 break           # e.g. its GPUs are busy: wait for a job to end
             self.to_launch.popleft()
-            try:
-                new, lock = self._lock_folder(node)
-            except OSError as e:
-                self._fail(node, None, self._folder_error(node, e), record=False)
-                continue
-            if lock is None:
-                self._wait_elsewhere(node)
-                continue
-            # another process may have built it between our decision and the lock
-            fresh = self.ws.read_state(node.dir, node.job.id)
-            if fresh is not node.state and fresh != node.state:
-                lock.release()
-                self.ready.append(node)
-                continue
-            node.lock = lock
-            try:
-                self._prepare(node, new)
-            except OSError as e:
-                self._fail(node, None, f"cannot prepare the job folder: {e}")
-                continue
-            state = {"status": self.launcher.start_status, "task": node.job.task.name,
-                     "id": node.job.id, "launcher": self.launcher.name,
-                     "launcher_type": self.launcher.type, "launcher_id": None,
-                     "watcher": os.getpid(), "reasons": node.reasons,
-                     "definition": node.job.task.file,
-                     "fingerprint": node.decision.fingerprint, "trace": node.decision.trace,
-                     "dep_tasks": {d.id: d.task.name for d in node.job.deps}}
-            state.update(self.launcher.record_fields())
-            if not self._write(node, state):
-                self._fail(node, None, node.error, record=False)
-                continue
-            node.state = state
-            self.used += need
-            batch.append(node)
+            if self._prepare(node):
+                self.used += need
+                batch.append(node)
         if not batch:
             return
         requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
-                                  self._dependency(n), n.lock.fd, n.job.task.name)
-                    for n in batch]
-        results = self.launcher.start_many(requests)
-        for node, handle in zip(batch, results):
+                                  self._after(n), n.lock.fd, n.job.task.name) for n in batch]
+        for node, handle in zip(batch, self.launcher.start_many(requests)):
             if isinstance(handle, Exception):
                 self.used -= self._need(node)
-                self._fail(node, None, f"launcher error: {handle}")
+                self._fail(node, None, reason("failure", words=f"launcher error: {handle}"))
                 continue
             node.handle = handle
             node.status = handle.extra.get("status", RUNNING)
@@ -385,8 +329,7 @@ class Scheduler:
             if self._write(node, state):
                 node.state = state
             self.reporter.started(node)
-            if self.detach:
-                # nobody waits here: the cluster runs it after its dependencies (afterok)
+            if self.detach:     # detached: the cluster runs it after its dependencies
                 self.used -= self._need(node)
                 node.lock.release()
                 node.lock = None
@@ -394,34 +337,38 @@ class Scheduler:
             else:
                 self.running[node.job.id] = node
 
-    def _lock_folder(self, node: Node):
-        """Make (if need be) and lock the job's folder: (made fresh, lock or None)."""
-        new = True                      # a fresh folder: nothing to compare or clear
+    def _prepare(self, node: Node) -> bool:
+        """Lock, prepare and record the job before it starts (False: not started now)."""
         try:
-            os.mkdir(node.dir)
-        except FileExistsError:
-            new = False
-        except FileNotFoundError:
-            os.makedirs(node.dir, exist_ok=True)
-        return new, self.ws.try_lock(node.dir)
-
-    def _folder_error(self, node: Node, e: OSError) -> str:
-        if os.path.lexists(node.dir) and not os.path.isdir(node.dir):
-            return (f"its folder {node.dir} is not a folder (a file is in its place): "
-                    "remove it to rebuild the job")
-        return f"cannot make or lock its folder {node.dir}: {e.strerror or e}"
-
-    def _write(self, node: Node, state: dict) -> bool:
-        """Write the job's record; on failure (a full disk, a removed folder) say why in
-        ``node.error`` and return False: the run goes on, the old record stays whole."""
-        try:
-            self.ws.write_state(node.dir, state, node.job.id)
-            return True
+            new, lock = jobfolder.lock_folder(self.ws, node.dir)
         except OSError as e:
-            node.error = f"cannot write its record {node.dir}/state.json: {e.strerror or e}"
+            self._fail(node, None, reason("failure", words=jobfolder.folder_error(node.dir, e)),
+                       record=False)
             return False
+        if lock is None:
+            self._wait_elsewhere(node)
+            return False
+        # another process may have built it between our decision and the lock
+        fresh = self.ws.read_state(node.dir, node.job.id)
+        if fresh is not node.state and fresh != node.state:
+            lock.release()
+            self.ready.append(node)
+            return False
+        node.lock = lock
+        try:
+            jobfolder.prepare(node.job, node.dir, node.decision.action, new)
+        except OSError as e:
+            self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
+            return False
+        state = jobfolder.start_record(node.job, self.launcher, node.decision, node.reasons)
+        if not self._write(node, state):
+            self._fail(node, None, node.error, record=False)
+            return False
+        node.state = state
+        return True
 
-    def _dependency(self, node):
+    def _after(self, node):
+        """Detached: the launcher ids of the submitted dependencies it must wait for."""
         if not self.detach:
             return None
         ids = []
@@ -432,15 +379,20 @@ class Scheduler:
         return ids or None
 
     def _submitted(self, node):
-        """Detach mode: dependents of a submitted job are submitted after it (afterok)."""
+        """Detached: dependents of a submitted job are submitted after it (afterok)."""
         self.counts["submitted"] = self.counts.get("submitted", 0) + 1
-        for dep in node.dependents:
-            dep.remaining -= 1
-            if dep.remaining == 0 and dep.status == WAITING:
-                self.ready.append(dep)
+        self._release_dependents(node)
 
-    def _prepare(self, node: Node, new: bool):
-        jobfolder.prepare(node.job, node.dir, node.decision.action, new)
+    def _write(self, node: Node, state: dict) -> bool:
+        """Write the job's record; on failure (a full disk, a removed folder) say why in
+        ``node.error`` and return False: the run goes on, the old record stays whole."""
+        try:
+            self.ws.write_state(node.dir, state, node.job.id)
+            return True
+        except OSError as e:
+            node.error = reason("failure", words=f"cannot write its record "
+                                                 f"{node.dir}/state.json: {e.strerror or e}")
+            return False
 
     # ------------------------------------------------------------------ endings
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
@@ -466,9 +418,10 @@ class Scheduler:
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
         recorded = self._record(node, state)
         if not recorded:
-            state = dict(state, status=FAILED, reason=node.error)
+            state = dict(state, status=FAILED, reason=str(node.error))
         if state["status"] != DONE:
-            self._fail(node, state, state.get("reason") or state["status"], record=False)
+            self._fail(node, state, reason("failure", words=state.get("reason") or
+                                           state["status"]), record=False)
             return recorded
         node.status = DONE
         self.counts["ran"] += 1
@@ -485,43 +438,42 @@ class Scheduler:
             node.lock = None
         return ok
 
-    def _done(self, node: Node):
-        self.counts["done"] += 1
+    def _release_dependents(self, node: Node):
         for dep in node.dependents:
             dep.remaining -= 1
             if dep.remaining == 0 and dep.status == WAITING:
                 self.ready.append(dep)
 
-    def _fail(self, node: Node, state, reason, record=True):
+    def _done(self, node: Node):
+        self.counts["done"] += 1
+        self._release_dependents(node)
+
+    def _fail(self, node: Node, state, why, record=True):
         node.status = FAILED
-        node.error = reason
-        node.reasons = [reason]
+        node.error = why
+        node.reasons = [why]
         if record:
-            state = dict(node.state or {}, status=FAILED, reason=reason, ended=now())
-            self._record(node, state)
+            self._record(node, dict(node.state or {}, status=FAILED, reason=str(why),
+                                    ended=now()))
         if node.lock:
             node.lock.release()
             node.lock = None
-        self.failed += 1
         self.counts["failed"] += 1
         self.reporter.finished(node)
         if not self.keep_going:
             self.stopping = True
-        self._skip_dependents(node)
-
-    def _skip_dependents(self, node: Node):
         stack = list(node.dependents)
         while stack:
             n = stack.pop()
-            if n.status != WAITING:
-                continue
-            self._skip(n, f"dependency {node.job.task.name}/{short(node.job.id)} failed")
-            stack.extend(n.dependents)
+            if n.status == WAITING:
+                self._skip(n, reason("dependency_failed",
+                                     job=f"{node.job.task.name}/{short(node.job.id)}"))
+                stack.extend(n.dependents)
 
-    def _skip(self, node: Node, reason):
+    def _skip(self, node: Node, why):
         node.skipped = True
-        node.status = FAILED if "dependency" in reason else WAITING
-        node.reasons = [reason]
+        node.status = FAILED if why.kind == "dependency_failed" else WAITING
+        node.reasons = [why]
         node.will_run = False
         self.counts["skipped"] += 1
         self.reporter.skipped(node)
@@ -531,21 +483,19 @@ class Scheduler:
         handles = [n.handle for n in self.running.values() if n.handle is not None]
         if handles and self.on_interrupt is not None and not self.on_interrupt(len(handles)):
             # leave them running: their records say running/queued with the launcher's id,
-            # and the next run re-attaches (or records what they left)
+            # and the next run waits for them, re-attaches or records what they left
             for node in self.running.values():
-                node.reasons = ["left running after an interruption"]
+                node.reasons = [reason("left_running")]
                 if node.lock:
                     node.lock.release()
                     node.lock = None
             return
         self.launcher.cancel(handles)
-        ended = self.launcher.kill_after(5.0) if hasattr(self.launcher, "kill_after") else []
-        by_key = {e.handle.key: e for e in ended}
+        ended = {e.handle.key: e for e in self.launcher.kill_after(5.0)}
         for key, node in list(self.running.items()):
-            e = by_key.get(key)
-            state = dict(node.state or {}, status=CANCELLED, ended=now(),
-                         reason="interrupted (Ctrl-C)",
-                         exit_code=e.exit_code if e else None)
-            self._record(node, state)
+            e = ended.get(key)
+            self._record(node, dict(node.state or {}, status=CANCELLED, ended=now(),
+                                    reason="interrupted (Ctrl-C)",
+                                    exit_code=e.exit_code if e else None))
             node.status = CANCELLED
         self.running.clear()

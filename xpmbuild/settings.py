@@ -21,15 +21,11 @@ class SettingsError(Exception):
     """A settings file that cannot be used: names the file, the key and what was expected."""
 
 
-LAUNCHER_KEYS = {
-    "local": {"type": str, "cpus": int, "gpus": (int, list), "connector": str,
-              "poll": (int, float)},
-    "slurm": {"type": str, "partition": str, "account": str, "qos": str, "extra": list,
-              "connector": str, "poll": (int, float), "array": bool, "max_array": int,
-              "python": str},
-    "oar": {"type": str, "queue": str, "user": str, "extra": list, "connector": str,
-            "poll": (int, float), "project": str, "python": str},
-}
+def _launcher_keys() -> dict:
+    from .launchers import TYPES      # each launcher type carries its settings schema
+    return {name: t.settings for name, t in TYPES.items()}
+
+
 CONNECTOR_KEYS = {
     "ssh": {"type": str, "host": str, "user": str, "port": int, "key": str, "workspace": str,
             "options": list, "config": str, "retries": int},
@@ -67,7 +63,8 @@ def validate(data: dict, file: str) -> dict:
     for k, v in (data.get("env") or {}).items():
         if not isinstance(v, (str, int, float, bool)):
             raise SettingsError(f"{file}: env.{k}: expected a string, got {type(v).__name__}")
-    for section, schema_by_type in (("launchers", LAUNCHER_KEYS), ("connectors", CONNECTOR_KEYS)):
+    for section, schema_by_type in (("launchers", _launcher_keys()),
+                                    ("connectors", CONNECTOR_KEYS)):
         for name, table in (data.get(section) or {}).items():
             where = f"{section}.{name}"
             if not isinstance(table, dict):
@@ -134,7 +131,7 @@ def load(experiment_file: str | None = None, settings_file: str | None = None,
 def launcher_config(settings: dict, name: str) -> dict:
     launchers = settings.get("launchers", {})
     if name not in launchers:
-        if name in LAUNCHER_KEYS:       # a bare type name works without a table
+        if name in _launcher_keys():       # a bare type name works without a table
             return {"type": name}
         raise SettingsError(f"unknown launcher {name!r}; configured: "
                             + ", ".join(sorted(launchers)))

@@ -203,7 +203,7 @@ def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
     if r.status not in ACTIVE:
         return f"{r.short} is {r.status}, not running"
     launcher = launchers.get(state.get("launcher")) if launchers is not None else None
-    if launcher is not None and hasattr(launcher, "cancel_record"):
+    if launcher is not None:
         launcher.cancel_record(state)
     elif isinstance(state.get("launcher_id"), int):
         try:

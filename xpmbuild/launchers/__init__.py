@@ -1,5 +1,47 @@
-"""Launchers: how a job's command runs (local processes, Slurm, OAR)."""
+"""Launchers: how a job's command runs (local processes, Slurm, OAR).
+
+Each launcher type is registered here with the module that implements it (imported only
+when used) and the schema of its settings table (``[launchers.NAME]``, checked by
+settings.py). A new launcher is a module with a :class:`~.base.Launcher` subclass and one
+:func:`register` line below.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class LauncherType:
+    name: str
+    module: str                     # relative to this package
+    cls: str
+    settings: dict = field(default_factory=dict)    # key -> type(s) of its settings table
+
+
+TYPES: dict[str, LauncherType] = {}
+
+
+def register(t: LauncherType):
+    TYPES[t.name] = t
+
+
+_COMMON = {"type": str, "connector": str, "poll": (int, float)}
+register(LauncherType("local", ".local", "LocalLauncher",
+                      dict(_COMMON, cpus=int, gpus=(int, list))))
+register(LauncherType("slurm", ".slurm", "SlurmLauncher",
+                      dict(_COMMON, partition=str, account=str, qos=str, extra=list, array=bool,
+                           max_array=int, python=str)))
+register(LauncherType("oar", ".oar", "OarLauncher",
+                      dict(_COMMON, queue=str, user=str, extra=list, project=str, python=str)))
+
+
+def launcher_class(kind: str, cfg: dict):
+    import importlib
+    if kind == "local" and cfg.get("connector") and cfg["connector"] != "local":
+        from .remote import RemoteProcessLauncher     # the local launcher on another host
+        return RemoteProcessLauncher
+    t = TYPES[kind]
+    return getattr(importlib.import_module(t.module, __name__), t.cls)
 
 
 def make_launcher(name: str, settings: dict, jobs: int | None = None):
@@ -7,22 +49,17 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
     from ..settings import SettingsError, launcher_config
     cfg = launcher_config(settings, name)
     kind = cfg.pop("type")
+    if kind not in TYPES:
+        raise SettingsError(f"launcher {name!r}: unknown type {kind!r}; types: "
+                            + ", ".join(TYPES))
+    cls = launcher_class(kind, cfg)
     if kind == "local":
         if jobs:
             cfg["cpus"] = jobs
-        if cfg.get("connector") and cfg["connector"] != "local":
-            from .remote import RemoteProcessLauncher
-            return RemoteProcessLauncher(name=name, settings=settings, **cfg)
-        from .local import LocalLauncher
-        cfg.pop("connector", None)
-        return LocalLauncher(name=name, **cfg)
-    if kind == "slurm":
-        from .slurm import SlurmLauncher
-        return SlurmLauncher(name=name, settings=settings, **cfg)
-    if kind == "oar":
-        from .oar import OarLauncher
-        return OarLauncher(name=name, settings=settings, **cfg)
-    raise SettingsError(f"launcher {name!r}: unknown type {kind!r}")
+        if cls.__name__ == "LocalLauncher":
+            cfg.pop("connector", None)
+            return cls(name=name, **cfg)
+    return cls(name=name, settings=settings, **cfg)
 
 
 class status_launchers(dict):
@@ -37,7 +74,8 @@ class status_launchers(dict):
         if name is None or name == "local":
             return None
         cfg = (self.settings.get("launchers") or {}).get(name, {"type": name})
-        if cfg.get("type", name) not in ("slurm", "oar") and not cfg.get("connector"):
+        kind = cfg.get("type", name)
+        if kind not in TYPES or not launcher_class(kind, cfg).can_tell_live:
             return None
         try:
             return make_launcher(name, self.settings)

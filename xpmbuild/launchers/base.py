@@ -105,15 +105,48 @@ def read_exit_file(job_dir: str):
 
 
 class Launcher:
+    """What the scheduler, ``status`` and ``jobs kill`` may ask of a launcher. Every
+    capability is stated here with its default; a launcher overrides what it can do.
+
+    ========================  ===================================================
+    starting                  ``check`` (can it ever run such a job?), ``can_start``
+                              (now?), ``slots``, ``start_many``/``start``,
+                              ``start_status`` (recorded before a job starts)
+    waiting                   ``wait``, ``pop_transitions`` (queued → running),
+                              ``running``
+    stopping                  ``cancel``, ``kill_after``, ``cancel_record``
+    after a restart           ``recover``, ``forget``, ``live_states``
+                              (``can_tell_live``)
+    detached runs             ``can_detach``: submits a whole graph chained by the
+                              cluster (``LaunchRequest.after``), then xpmbuild exits
+    records                   ``record_fields`` (e.g. the host), ``bind``, ``close``
+    ========================  ===================================================
+    """
+
     name = "launcher"
     type = "base"
+    #: the status recorded before a job is handed to the launcher
+    start_status = "queued"
+    #: submits dependents chained after their dependencies (``run --detach``)
+    can_detach = False
+    #: ``live_states`` can say whether jobs no xpmbuild watches still run
+    can_tell_live = False
 
     def slots(self) -> int | None:
         """How many cpu slots jobs may use at once here (None: no local limit)."""
         return None
 
-    #: the status recorded before a job is handed to the launcher
-    start_status = "queued"
+    def check(self, requires: dict):
+        """Raise LauncherError if a job with these requirements can never run here
+        (asked for every job before anything starts)."""
+
+    def can_start(self, requires: dict, batch=()) -> bool:
+        """Whether a job with these requirements can start now, besides the jobs of
+        ``batch`` (their requirements) about to start; cpu slots are the scheduler's."""
+        return True
+
+    def bind(self, workspace_root: str):
+        """Called once with the workspace before jobs start."""
 
     def start(self, request: LaunchRequest) -> Handle:
         raise NotImplementedError
@@ -129,21 +162,13 @@ class Launcher:
                 out.append(e)
         return out
 
-    def pop_transitions(self) -> list:
-        """Handles whose status changed since the last call (e.g. queued → running)."""
-        return []
-
-    def can_start(self, requires: dict, batch=()) -> bool:
-        """Whether a job with these requirements can start now, besides the nodes of
-        ``batch`` about to start (beyond cpu slots, which the scheduler counts)."""
-        return True
-
-    def bind(self, workspace_root: str):
-        """Called once with the workspace before jobs start."""
-
     def wait(self, timeout: float | None) -> list[Ended]:
         """Jobs that ended since the last call; blocks up to ``timeout`` seconds."""
         raise NotImplementedError
+
+    def pop_transitions(self) -> list:
+        """Handles whose status changed since the last call (e.g. queued → running)."""
+        return []
 
     def running(self) -> int:
         raise NotImplementedError
@@ -151,6 +176,25 @@ class Launcher:
     def cancel(self, handles=None):
         """Cancel these jobs (all of this launcher's when None)."""
         raise NotImplementedError
+
+    def kill_after(self, grace: float = 5.0) -> list[Ended]:
+        """After ``cancel``: the jobs that ended within ``grace`` seconds."""
+        import time
+        deadline = time.monotonic() + grace
+        ended: list[Ended] = []
+        while self.running() and time.monotonic() < deadline:
+            ended.extend(self.wait(0.2))
+        return ended
+
+    def cancel_record(self, state: dict):
+        """Stop the job of a record no xpmbuild watches (``jobs kill``)."""
+        pid = state.get("launcher_id")
+        if isinstance(pid, int) and pid > 0:
+            import signal
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def recover(self, key, job_dir: str, state: dict):
         """Re-attach to a job an earlier xpmbuild started.
@@ -165,6 +209,12 @@ class Launcher:
 
     def forget(self, handle: Handle):
         """Stop tracking a recovered job (a detached run leaves it to the cluster)."""
+
+    def live_states(self, states: list[dict]) -> dict:
+        """For jobs no xpmbuild watches: launcher id → "queued", "running", the
+        launcher's word for an ended job, or None when it no longer knows the job; one
+        query for all. Raises LauncherError when the launcher cannot answer now."""
+        raise LauncherError(f"the {self.type} launcher cannot tell whether a job runs")
 
     def record_fields(self) -> dict:
         """What a job's record says of where it runs (e.g. the host), before it starts."""

@@ -17,6 +17,7 @@ from .base import Ended, Handle, Launcher, LauncherError
 
 
 class BatchLauncher(Launcher):
+    can_tell_live = True
     def __init__(self, name, connector=None, poll=10.0, settings=None, workspace_root=None,
                  python=None):
         from ..connectors import make_connector

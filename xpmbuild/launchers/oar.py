@@ -13,7 +13,7 @@ import os
 import re
 import time
 
-from ..language.check import parse_duration
+from ..resources import parse_duration
 from .base import Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
 

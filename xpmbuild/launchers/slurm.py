@@ -13,7 +13,7 @@ import os
 import re
 import time
 
-from ..language.check import parse_duration
+from ..resources import parse_duration
 from .base import Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
 
@@ -68,6 +68,7 @@ def base_id(launcher_id: str) -> str:
 
 class SlurmLauncher(BatchLauncher):
     type = "slurm"
+    can_detach = True       # afterok chains and --kill-on-invalid-dep
 
     def __init__(self, name="slurm", partition=None, account=None, qos=None, extra=None,
                  connector=None, poll=10.0, array=True, max_array=1000, settings=None,
