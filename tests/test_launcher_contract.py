@@ -102,7 +102,9 @@ small()
     big = proj.node("big", doc)
     assert big["status"] == "failed" and "64 GPUs" in big["reasons"][0], big
     assert proj.executions() == ["small"]
-    assert proj.job_dirs("big") == []          # nothing was prepared for it
+    d = proj.job_dirs("big")[0]                # recorded failed, never prepared nor started
+    assert proj.state(d)["status"] == "failed"
+    assert not os.path.exists(os.path.join(d, "command.sh"))
 
 
 def test_make_launcher_names_unknown_types():

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 
-from .launchers.base import read_exit_file
-from .workspace import ACTIVE, Workspace
+from .launchers.base import Ended, Handle, read_exit_file
+from .reasons import reason
+from .recovery import BUSY, ENDED, ORPHAN, UNKNOWN, assess
+from .workspace import ACTIVE, DONE, LOST, RUNNING, Workspace
 
 ASK_EVERY = 3.0
 
@@ -76,3 +78,77 @@ class Elsewhere:
             del self.nodes[key]
             out.append(node)
         return out
+
+
+class Recovering:
+    """The scheduler's reactions to a job recorded as queued or running (a part of
+    :class:`~.scheduler.Scheduler`; recovery.py judges, this acts): wait for it, re-attach
+    to it, record what it left, or record it lost and build it again."""
+
+    def _recover(self, node, state: dict):
+        """A job recorded as queued/running (recovery.py judges it). Returns the state to
+        decide on, or None when the job is being waited on or was recorded done."""
+        a = assess(self.ws, node.dir, state)
+        ours = state.get("launcher") == self.launcher.name
+        why = a.reason
+        if a.verdict == BUSY:
+            return self._wait_elsewhere(node, why)
+        if a.verdict == ENDED:        # it ended while no xpmbuild watched: record it
+            return self._record_recovered(
+                node, state, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
+                                   a.exit_code))
+        if a.verdict in (ORPHAN, UNKNOWN) and ours:
+            recovered = self.launcher.recover(node.job.id, node.dir, state)
+            if isinstance(recovered, Handle):
+                return self._reattach(node, state, recovered)
+            if isinstance(recovered, Ended):
+                return self._record_recovered(node, state, recovered)
+            why = f"{self.launcher.name} no longer knows it and it left no result"
+        elif a.verdict in (ORPHAN, UNKNOWN):
+            if a.verdict == ORPHAN or self.elsewhere.still_alive(state):
+                return self._wait_elsewhere(node, why)
+            why = f"launcher {state.get('launcher')} no longer knows it and it left no result"
+        state = dict(state, status=LOST, reason=why)
+        if not self._write(node, state):     # e.g. a full disk: never run it unrecorded
+            self._fail(node, None, node.error, record=False)
+            return None
+        return state
+
+    def _record_recovered(self, node, state: dict, ended: Ended):
+        node.state = state
+        node.lock = self.ws.try_lock(node.dir)
+        recorded = self._finalize(node, ended, trace_from_state=True)
+        # failed: built again now, once its failure is on record
+        return None if node.status == DONE or not recorded else node.state
+
+    def _reattach(self, node, state: dict, recovered: Handle):
+        if self.detach:     # detached: still queued or running there, left to the cluster
+            node.status, node.state, node.handle = state.get("status"), state, None
+            node.reasons = [reason("already", status=state.get("status"),
+                                   launcher=self.launcher.name, id=state.get("launcher_id"))]
+            self.launcher.forget(recovered)
+            self._submitted(node)
+            return None
+        lock = self.ws.try_lock(node.dir)
+        if lock is None:
+            return self._wait_elsewhere(node)
+        node.lock, node.handle = lock, recovered
+        node.status = recovered.extra.get("status") or RUNNING
+        node.reasons = [reason("reattached", launcher=self.launcher.name,
+                               id=recovered.launcher_id)]
+        node.state = state
+        node.will_run = node.ran = True
+        node.started = state.get("started")
+        node.decision = None
+        self.running[node.job.id] = node
+        self.used += self._need(node)
+        self.reporter.started(node)
+        return None
+
+    def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
+        node.status = RUNNING
+        node.reasons = [reason("elsewhere", words=why)]
+        self.elsewhere.add(node)
+        self.reporter.waiting_elsewhere(node)
+        return None
+

@@ -29,12 +29,12 @@ import signal
 from collections import deque
 
 from . import jobfolder
-from .elsewhere import Elsewhere
-from .launchers.base import Ended, Handle, LaunchRequest, LauncherError
+from .elsewhere import Elsewhere, Recovering
+from .launchers.base import Ended, LauncherError
+from .launching import Launching
 from .reasons import DEPENDENCY_KINDS, reason
 from .rebuild import PENDING, Rebuilder, record_end, short
-from .recovery import BUSY, ENDED, ORPHAN, UNKNOWN, assess
-from .workspace import ACTIVE, CANCELLED, DONE, FAILED, LOST, NEW, RUNNING, WAITING, Workspace, now
+from .workspace import ACTIVE, CANCELLED, DONE, FAILED, NEW, WAITING, Workspace, now
 
 
 class Interrupted(Exception):
@@ -74,7 +74,7 @@ class Reporter:
     def tick(self, scheduler): pass
 
 
-class Scheduler:
+class Scheduler(Recovering, Launching):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None):
@@ -213,186 +213,10 @@ class Scheduler:
         try:
             self.launcher.check(node.job.task.requires)
         except LauncherError as e:      # it can never run here: refused before it starts
-            self._fail(node, None, reason("failure", words=str(e)), record=False)
+            self._refuse(node, reason("failure", words=f"launcher error: {e}"))
             return
         node.will_run = True
         self.to_launch.append(node)
-
-    def _recover(self, node: Node, state: dict):
-        """A job recorded as queued/running (recovery.py judges it). Returns the state to
-        decide on, or None when the job is being waited on or was recorded done."""
-        a = assess(self.ws, node.dir, state)
-        ours = state.get("launcher") == self.launcher.name
-        why = a.reason
-        if a.verdict == BUSY:
-            return self._wait_elsewhere(node, why)
-        if a.verdict == ENDED:        # it ended while no xpmbuild watched: record it
-            return self._record_recovered(
-                node, state, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
-                                   a.exit_code))
-        if a.verdict in (ORPHAN, UNKNOWN) and ours:
-            recovered = self.launcher.recover(node.job.id, node.dir, state)
-            if isinstance(recovered, Handle):
-                return self._reattach(node, state, recovered)
-            if isinstance(recovered, Ended):
-                return self._record_recovered(node, state, recovered)
-            why = f"{self.launcher.name} no longer knows it and it left no result"
-        elif a.verdict in (ORPHAN, UNKNOWN):
-            if a.verdict == ORPHAN or self.elsewhere.still_alive(state):
-                return self._wait_elsewhere(node, why)
-            why = f"launcher {state.get('launcher')} no longer knows it and it left no result"
-        state = dict(state, status=LOST, reason=why)
-        if not self._write(node, state):     # e.g. a full disk: never run it unrecorded
-            self._fail(node, None, node.error, record=False)
-            return None
-        return state
-
-    def _record_recovered(self, node: Node, state: dict, ended: Ended):
-        node.state = state
-        node.lock = self.ws.try_lock(node.dir)
-        recorded = self._finalize(node, ended, trace_from_state=True)
-        # failed: built again now, once its failure is on record
-        return None if node.status == DONE or not recorded else node.state
-
-    def _reattach(self, node: Node, state: dict, recovered: Handle):
-        if self.detach:     # detached: still queued or running there, left to the cluster
-            node.status, node.state, node.handle = state.get("status"), state, None
-            node.reasons = [reason("already", status=state.get("status"),
-                                   launcher=self.launcher.name, id=state.get("launcher_id"))]
-            self.launcher.forget(recovered)
-            self._submitted(node)
-            return None
-        lock = self.ws.try_lock(node.dir)
-        if lock is None:
-            return self._wait_elsewhere(node)
-        node.lock, node.handle = lock, recovered
-        node.status = recovered.extra.get("status") or RUNNING
-        node.reasons = [reason("reattached", launcher=self.launcher.name,
-                               id=recovered.launcher_id)]
-        node.state = state
-        node.will_run = node.ran = True
-        node.started = state.get("started")
-        node.decision = None
-        self.running[node.job.id] = node
-        self.used += self._need(node)
-        self.reporter.started(node)
-        return None
-
-    def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
-        node.status = RUNNING
-        node.reasons = [reason("elsewhere", words=why)]
-        self.elsewhere.add(node)
-        self.reporter.waiting_elsewhere(node)
-        return None
-
-    # ------------------------------------------------------------------ launching
-    def _need(self, node):
-        cpus = int(node.job.task.requires.get("cpus") or 1)
-        return min(cpus, self.slots) if self.slots else cpus
-
-    def _launch(self):
-        """Start what can start now. For each job, in this order: its folder is locked,
-        prepared, and recorded as queued (with this xpmbuild as ``watcher``); only then is
-        it handed to the launcher, and its record completed with the launcher's id. A kill
-        at any instant leaves a record that recovery.py reads right."""
-        batch = []
-        while self.to_launch and not (self.stopping and not self.keep_going):
-            node = self.to_launch[0]
-            need = self._need(node)
-            if self.slots is not None and self.used + need > self.slots and self.used:
-                break
-            if not self.launcher.can_start(node.job.task.requires,
-                                           [n.job.task.requires for n in batch]) and \
-                    (self.running or batch):
-                break           # e.g. its GPUs are busy: wait for a job to end
-            self.to_launch.popleft()
-            if self._prepare(node):
-                self.used += need
-                batch.append(node)
-        if not batch:
-            return
-        requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
-                                  self._after(n), n.lock.fd, n.job.task.name) for n in batch]
-        for node, handle in zip(batch, self.launcher.start_many(requests)):
-            if isinstance(handle, Exception):
-                self.used -= self._need(node)
-                self._fail(node, None, reason("failure", words=f"launcher error: {handle}"))
-                continue
-            node.handle = handle
-            node.status = handle.extra.get("status", RUNNING)
-            node.ran = True
-            node.started = now()
-            state = dict(node.state, status=node.status, started=node.started,
-                         launcher_id=handle.launcher_id)
-            state.update({k: v for k, v in handle.extra.items()
-                          if k not in ("own", "status", "submitted")})
-            if self._write(node, state):
-                node.state = state
-            self.reporter.started(node)
-            if self.detach:     # detached: the cluster runs it after its dependencies
-                self.used -= self._need(node)
-                node.lock.release()
-                node.lock = None
-                self._submitted(node)
-            else:
-                self.running[node.job.id] = node
-
-    def _prepare(self, node: Node) -> bool:
-        """Lock, prepare and record the job before it starts (False: not started now)."""
-        try:
-            new, lock = jobfolder.lock_folder(self.ws, node.dir)
-        except OSError as e:
-            self._fail(node, None, reason("failure", words=jobfolder.folder_error(node.dir, e)),
-                       record=False)
-            return False
-        if lock is None:
-            self._wait_elsewhere(node)
-            return False
-        # another process may have built it between our decision and the lock
-        fresh = self.ws.read_state(node.dir, node.job.id)
-        if fresh is not node.state and fresh != node.state:
-            lock.release()
-            self.ready.append(node)
-            return False
-        node.lock = lock
-        try:
-            jobfolder.prepare(node.job, node.dir, node.decision.action, new)
-        except OSError as e:
-            self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
-            return False
-        state = jobfolder.start_record(node.job, self.launcher, node.decision, node.reasons)
-        if not self._write(node, state):
-            self._fail(node, None, node.error, record=False)
-            return False
-        node.state = state
-        return True
-
-    def _after(self, node):
-        """Detached: the launcher ids of the submitted dependencies it must wait for."""
-        if not self.detach:
-            return None
-        ids = []
-        for d in node.job.deps:
-            dn = self.by_id.get(d.id)
-            if dn is not None and dn.status in ACTIVE and dn.state:
-                ids.append(str(dn.state.get("launcher_id")))
-        return ids or None
-
-    def _submitted(self, node):
-        """Detached: dependents of a submitted job are submitted after it (afterok)."""
-        self.counts["submitted"] = self.counts.get("submitted", 0) + 1
-        self._release_dependents(node)
-
-    def _write(self, node: Node, state: dict) -> bool:
-        """Write the job's record; on failure (a full disk, a removed folder) say why in
-        ``node.error`` and return False: the run goes on, the old record stays whole."""
-        try:
-            self.ws.write_state(node.dir, state, node.job.id)
-            return True
-        except OSError as e:
-            node.error = reason("failure", words=f"cannot write its record "
-                                                 f"{node.dir}/state.json: {e.strerror or e}")
-            return False
 
     # ------------------------------------------------------------------ endings
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
@@ -437,6 +261,15 @@ class Scheduler:
             node.lock.release()
             node.lock = None
         return ok
+
+    def _refuse(self, node: Node, why):
+        """A job its launcher can never run: recorded failed (under its folder's lock)
+        without being prepared or started."""
+        try:
+            _new, node.lock = jobfolder.lock_folder(self.ws, node.dir)
+        except OSError:
+            node.lock = None
+        self._fail(node, None, why, record=node.lock is not None)
 
     def _release_dependents(self, node: Node):
         for dep in node.dependents:

@@ -13,7 +13,7 @@ import shutil
 import signal
 from dataclasses import dataclass, field
 
-from .workspace import ACTIVE, CANCELLED, LOST, Workspace, now
+from .workspace import ACTIVE, CANCELLED, Workspace, now
 
 
 @dataclass
@@ -82,14 +82,13 @@ def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | Non
     """For a job recorded as queued/running: (status, reason) as things stand now
     (recovery.py; ``live``: the launchers' answers, one query per launcher)."""
     from .recovery import assess
-    ask = None
-    if launchers is not None and state.get("launcher") in launchers:
-        def ask(st):
-            lid = str(st.get("launcher_id"))
-            if live is None or lid not in live:
-                raise RuntimeError("no answer")
-            return live[lid]
-    a = assess(ws, job_dir, state, ask)
+    def ask(st):
+        lid = str(st.get("launcher_id"))
+        if live is None or lid not in live:
+            raise RuntimeError("no answer")
+        return live[lid]
+    known = launchers is not None and state.get("launcher") in launchers
+    a = assess(ws, job_dir, state, ask if known else None)
     return a.status, a.reason
 
 

@@ -9,7 +9,6 @@ the accounting database. Only a job that squeue no longer knows is asked of
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 

@@ -1,0 +1,124 @@
+"""Launching, the scheduler's half that starts jobs (a part of :class:`~.scheduler.Scheduler`).
+
+For each job, in this order: its folder is locked, prepared, and recorded as queued (with
+this xpmbuild as ``watcher``); only then is it handed to the launcher, and its record
+completed with the launcher's id. A kill at any instant leaves a record that recovery.py
+reads right. Jobs start while the launcher has slots and resources (``can_start``).
+"""
+from __future__ import annotations
+
+from . import jobfolder
+from .launchers.base import LaunchRequest
+from .reasons import reason
+from .workspace import ACTIVE, RUNNING, now
+
+
+class Launching:
+    def _need(self, node):
+        cpus = int(node.job.task.requires.get("cpus") or 1)
+        return min(cpus, self.slots) if self.slots else cpus
+
+    def _launch(self):
+        """Start what can start now. For each job, in this order: its folder is locked,
+        prepared, and recorded as queued (with this xpmbuild as ``watcher``); only then is
+        it handed to the launcher, and its record completed with the launcher's id. A kill
+        at any instant leaves a record that recovery.py reads right."""
+        batch = []
+        while self.to_launch and not (self.stopping and not self.keep_going):
+            node = self.to_launch[0]
+            need = self._need(node)
+            if self.slots is not None and self.used + need > self.slots and self.used:
+                break
+            if not self.launcher.can_start(node.job.task.requires,
+                                           [n.job.task.requires for n in batch]) and \
+                    (self.running or batch):
+                break           # e.g. its GPUs are busy: wait for a job to end
+            self.to_launch.popleft()
+            if self._prepare(node):
+                self.used += need
+                batch.append(node)
+        if not batch:
+            return
+        requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
+                                  self._after(n), n.lock.fd, n.job.task.name) for n in batch]
+        for node, handle in zip(batch, self.launcher.start_many(requests)):
+            if isinstance(handle, Exception):
+                self.used -= self._need(node)
+                self._fail(node, None, reason("failure", words=f"launcher error: {handle}"))
+                continue
+            node.handle = handle
+            node.status = handle.extra.get("status", RUNNING)
+            node.ran = True
+            node.started = now()
+            state = dict(node.state, status=node.status, started=node.started,
+                         launcher_id=handle.launcher_id)
+            state.update({k: v for k, v in handle.extra.items()
+                          if k not in ("own", "status", "submitted")})
+            if self._write(node, state):
+                node.state = state
+            self.reporter.started(node)
+            if self.detach:     # detached: the cluster runs it after its dependencies
+                self.used -= self._need(node)
+                node.lock.release()
+                node.lock = None
+                self._submitted(node)
+            else:
+                self.running[node.job.id] = node
+
+    def _prepare(self, node) -> bool:
+        """Lock, prepare and record the job before it starts (False: not started now)."""
+        try:
+            new, lock = jobfolder.lock_folder(self.ws, node.dir)
+        except OSError as e:
+            self._fail(node, None, reason("failure", words=jobfolder.folder_error(node.dir, e)),
+                       record=False)
+            return False
+        if lock is None:
+            self._wait_elsewhere(node)
+            return False
+        # another process may have built it between our decision and the lock
+        fresh = self.ws.read_state(node.dir, node.job.id)
+        if fresh is not node.state and fresh != node.state:
+            lock.release()
+            self.ready.append(node)
+            return False
+        node.lock = lock
+        try:
+            jobfolder.prepare(node.job, node.dir, node.decision.action, new)
+        except OSError as e:
+            self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
+            return False
+        state = jobfolder.start_record(node.job, self.launcher, node.decision, node.reasons)
+        if not self._write(node, state):
+            self._fail(node, None, node.error, record=False)
+            return False
+        node.state = state
+        return True
+
+    def _after(self, node):
+        """Detached: the launcher ids of the submitted dependencies it must wait for."""
+        if not self.detach:
+            return None
+        ids = []
+        for d in node.job.deps:
+            dn = self.by_id.get(d.id)
+            if dn is not None and dn.status in ACTIVE and dn.state:
+                ids.append(str(dn.state.get("launcher_id")))
+        return ids or None
+
+    def _submitted(self, node):
+        """Detached: dependents of a submitted job are submitted after it (afterok)."""
+        self.counts["submitted"] = self.counts.get("submitted", 0) + 1
+        self._release_dependents(node)
+
+    def _write(self, node, state: dict) -> bool:
+        """Write the job's record; on failure (a full disk, a removed folder) say why in
+        ``node.error`` and return False: the run goes on, the old record stays whole."""
+        try:
+            self.ws.write_state(node.dir, state, node.job.id)
+            return True
+        except OSError as e:
+            node.error = reason("failure", words=f"cannot write its record "
+                                                 f"{node.dir}/state.json: {e.strerror or e}")
+            return False
+
