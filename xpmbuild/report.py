@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from .graph import format_tags
 from .scheduler import Reporter
 
 STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
@@ -39,8 +40,7 @@ def status_text(status):
     return text(status, STATUS_STYLE.get(status, "") if isinstance(status, str) else "")
 
 
-def fmt_tags(tags: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags.items())
+fmt_tags = format_tags      # one formatting of tags (graph.py)
 
 
 def label(job) -> str:

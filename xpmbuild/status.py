@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 from dataclasses import dataclass, field
 
-from .workspace import ACTIVE, CANCELLED, Workspace, now
+from .workspace import ACTIVE, Workspace
 
 
 @dataclass
@@ -157,72 +155,3 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
         out.append(JobRecord(job_id, task, d, status, reasons, deps,
                              tags.get(job_id) or own_tags, state, member.get(job_id, [])))
     return out
-
-
-def parse_tag_filters(items) -> dict:
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--tag {item}: expected NAME=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
-def filter_records(recs, task=None, state=None, tags=None, job=None):
-    from .graph import _tag_matches
-    out = []
-    for r in recs:
-        if task and r.task not in task:
-            continue
-        if state and r.status not in state:
-            continue
-        if tags and not all(k in r.tags and _tag_matches(r.tags[k], v) for k, v in tags.items()):
-            continue
-        if job and not any(matches_job(r, j) for j in job):
-            continue
-        out.append(r)
-    return out
-
-
-def matches_job(r: JobRecord, text: str) -> bool:
-    """``ID-prefix``, ``TASK/ID-prefix`` or a job folder path."""
-    text = text.rstrip("/")
-    if os.sep in text and os.path.isdir(text):
-        return os.path.realpath(text) == os.path.realpath(r.dir)
-    if "/" in text:
-        task, prefix = text.split("/", 1)
-        return r.task == task and r.id.startswith(prefix)
-    return len(text) >= 4 and r.id.startswith(text)
-
-
-def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
-    """Stop a queued or running job. Returns what was done, in words."""
-    state = r.state or {}
-    if r.status not in ACTIVE:
-        return f"{r.short} is {r.status}, not running"
-    launcher = launchers.get(state.get("launcher")) if launchers is not None else None
-    if launcher is not None:
-        launcher.cancel_record(state)
-    elif isinstance(state.get("launcher_id"), int):
-        try:
-            os.killpg(state["launcher_id"], signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
-    if not ws.is_locked(r.dir):
-        # no xpmbuild watches it: record the cancellation ourselves
-        ws.write_state(r.dir, dict(state, status=CANCELLED, reason="killed (xpmbuild jobs kill)",
-                                   ended=now()))
-    return f"{r.short}: cancelled"
-
-
-def clean(r: JobRecord) -> bool:
-    if r.status in ACTIVE:
-        return False
-    shutil.rmtree(r.dir, ignore_errors=True)
-    parent = os.path.dirname(r.dir)
-    try:
-        os.rmdir(parent)
-    except OSError:
-        pass
-    return True

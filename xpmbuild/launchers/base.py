@@ -220,5 +220,9 @@ class Launcher:
         """What a job's record says of where it runs (e.g. the host), before it starts."""
         return {}
 
+    def check_reachable(self) -> str:
+        """What ``xpmbuild launchers`` says of it; raises LauncherError if unreachable."""
+        return f"{self.slots()} cpu slots on this machine"
+
     def close(self):
         pass

@@ -1,0 +1,175 @@
+"""status and jobs (list, log, path, kill, clean): the commands that read a workspace."""
+from __future__ import annotations
+
+
+import rich_click as click
+
+from .common import (_fail, _print_json, _workspace, job_filters, main, workspace_option)
+
+
+def _status_launchers(settings):
+    """Launchers that can tell about detached jobs (cluster ones); built lazily."""
+    from ..launchers import status_launchers
+    return status_launchers(settings)
+
+
+def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
+    from ..jobs import find
+    try:
+        return find(ws, _status_launchers(settings), experiment, task, state, tag, job)
+    except ValueError as err:
+        _fail(f"error: {err}")
+
+
+def _records_table(recs, title):
+    from rich.table import Table
+    from ..report import fmt_tags, status_text, text
+    table = Table(title=text(title), title_justify="left")
+    for col in ("job", "status", "tags", "note"):
+        table.add_column(col)
+    for r in recs:
+        table.add_row(text(r.short), status_text(r.status), text(fmt_tags(r.tags)),
+                      text("; ".join(str(x) for x in r.reasons)))
+    return table
+
+
+@main.command()
+@workspace_option
+@click.option("--experiment", help="Only the jobs of this experiment.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False))
+def status(workspace, experiment, as_json, settings_file):
+    """Jobs of the workspace by state, with their tags."""
+    from rich.table import Table
+    from ..report import console, status_text, text
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment)
+    from ..jobs import counts as count_records
+    counts, by_task = count_records(recs)
+    if as_json:
+        _print_json({"experiment": experiment, "workspace": ws.root,
+                     "nodes": [r.to_json() for r in recs],
+                     "summary": dict(counts, jobs=len(recs))})
+        return
+    con = console()
+    states = sorted(counts)
+    summary = Table(title=text(f"{ws.root}" + (f" — experiment {experiment}" if experiment
+                                                else "")), title_justify="left")
+    summary.add_column("task")
+    for st in states:
+        summary.add_column(status_text(st), justify="right")
+    summary.add_column("total", justify="right")
+    for task, row in sorted(by_task.items()):
+        summary.add_row(text(task), *[str(row.get(st, "")) for st in states],
+                        str(sum(row.values())))
+    summary.add_row(text("all", "bold"), *[text(counts[st], "bold") for st in states],
+                    text(len(recs), "bold"))
+    con.print(summary)
+    notable = [r for r in recs if r.status != "done"]
+    if notable:
+        con.print(_records_table(notable[:200], "jobs not done"))
+
+
+@main.group()
+def jobs():
+    """Inspect and manage job folders."""
+
+
+@jobs.command("list")
+@job_filters
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def jobs_list(workspace, experiment, task, state, tag, settings_file, as_json):
+    """List jobs (filters: --task, --state, --tag, --experiment)."""
+    from ..report import console
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment, task, state, tag)
+    if as_json:
+        _print_json({"workspace": ws.root, "nodes": [r.to_json() for r in recs]})
+        return
+    console().print(_records_table(recs, f"{len(recs)} jobs"))
+
+
+def _one_job(ws, settings, job):
+    from ..jobs import one
+    try:
+        return one(ws, job, _status_launchers(settings))
+    except ValueError as err:
+        _fail(f"error: {err}")
+
+
+@jobs.command("log")
+@click.argument("job")
+@workspace_option
+@click.option("--stdout", "which", flag_value="stdout", help="Show stdout.log.")
+@click.option("--stderr", "which", flag_value="stderr", help="Show stderr.log (default: both).")
+@click.option("-n", "--lines", type=int, default=None, help="Only the last N lines.")
+def jobs_log(job, workspace, which, lines):
+    """Print a job's stdout.log and stderr.log."""
+    ws, settings = _workspace(workspace)
+    from ..jobs import logs
+    for path, text in logs(_one_job(ws, settings, job), which, lines):
+        if not which:
+            click.echo(f"==> {path} <==", err=False)
+        click.echo("(no log yet)" if text is None else text, nl=text is None)
+
+
+@jobs.command("path")
+@click.argument("job")
+@workspace_option
+def jobs_path(job, workspace):
+    """Print a job's folder."""
+    ws, settings = _workspace(workspace)
+    click.echo(_one_job(ws, settings, job).dir)
+
+
+@jobs.command("kill")
+@click.argument("job", nargs=-1)
+@job_filters
+def jobs_kill(job, workspace, experiment, task, state, tag, settings_file):
+    """Cancel running or queued jobs (by JOB, or by filters)."""
+    from ..jobs import kill
+    from ..workspace import ACTIVE
+    if not (job or task or tag or experiment):
+        raise click.UsageError("name jobs, or filter them with --task/--tag/--experiment")
+    ws, settings = _workspace(workspace, settings_file)
+    recs = [r for r in _records(ws, settings, experiment, task, state, tag, job)
+            if r.status in ACTIVE]
+    if not recs:
+        click.echo("no running or queued job matches")
+        return
+    launchers = _status_launchers(settings)
+    for r in recs:
+        click.echo(kill(ws, r, launchers))
+
+
+@jobs.command("clean")
+@click.argument("job", nargs=-1)
+@job_filters
+@click.option("--orphans", is_flag=True,
+              help="Jobs that no experiment of the workspace lists any more.")
+@click.option("--all", "everything", is_flag=True, help="Every job (not running ones).")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed.")
+def jobs_clean(job, workspace, experiment, task, state, tag, settings_file, orphans, everything,
+               dry_run):
+    """Remove job folders (never those of running jobs)."""
+    from ..jobs import clean
+    if not (job or task or state or tag or experiment or orphans or everything):
+        raise click.UsageError("say what to remove: JOB, --task/--state/--tag/--experiment, "
+                               "--orphans or --all")
+    ws, settings = _workspace(workspace, settings_file)
+    recs = _records(ws, settings, experiment, task, state, tag, job)
+    if orphans:
+        recs = [r for r in recs if not r.experiments]
+    removed = kept = 0
+    for r in recs:
+        if dry_run:
+            click.echo(f"would remove {r.short} ({r.status})")
+            continue
+        if clean(r):
+            removed += 1
+        else:
+            kept += 1
+            click.echo(f"kept {r.short}: it is {r.status}")
+    if not dry_run:
+        click.echo(f"removed {removed} job folder{'s' if removed != 1 else ''}"
+                   + (f", kept {kept} running" if kept else ""))
