@@ -120,10 +120,26 @@ def test_example_runs(example, tmp_path):
         assert len(summaries) == 4
         assert all(s.startswith("| word | count |\n|---|---|\n") for s in summaries)
         assert all(len(s.splitlines()) == 5 for s in summaries)    # top=3
-    # a second run has nothing to do
-    code, out, err = run_cli("run", xpm, "-w", ws, cwd=folder, timeout=120,
+    # a second run has nothing to do: every job up to date, none ran, no output touched
+    before = {p: p.stat().st_mtime_ns for p in (ws / "jobs").rglob("*") if p.is_file()}
+    for args in (("run", "--json"), ("plan", "--json")):
+        code, out, err = run_cli(args[0], xpm, "-w", ws, args[1], cwd=folder, timeout=120,
+                                 env={"XPM_SETTINGS_USER": "/nonexistent/settings.toml"})
+        assert code == 0, out + err
+        doc = json.loads(out)
+        assert doc["nodes"] and all(n["status"] == "done" and not n["will_run"]
+                                    for n in doc["nodes"]), doc["nodes"]
+        assert doc["summary"].get("ran", doc["summary"].get("will_run")) == 0, doc["summary"]
+    # and the full path (no fast-path manifest) agrees
+    for m in (ws / ".xpm").glob("noop-*"):
+        m.unlink()
+    code, out, err = run_cli("run", xpm, "-w", ws, "--json", cwd=folder, timeout=120,
                              env={"XPM_SETTINGS_USER": "/nonexistent/settings.toml"})
     assert code == 0, out + err
+    assert json.loads(out)["summary"]["ran"] == 0
+    after = {p: p.stat().st_mtime_ns for p in (ws / "jobs").rglob("*") if p.is_file()
+             and p.name != "state.json"}
+    assert all(before[p] == t for p, t in after.items() if p in before)
 
 
 def test_python_action_function_contract(tmp_path, monkeypatch):

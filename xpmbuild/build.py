@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from . import schema
 from .graph import select
 from .model import Plan
 from .rebuild import Rebuilder, short
@@ -44,10 +45,8 @@ class BuildResult:
         summary: dict = {}
         for n in self.nodes:
             summary[n.status] = summary.get(n.status, 0) + 1
-            nodes.append({"id": n.job.id, "task": n.job.task.name, "dir": n.dir,
-                          "status": n.status, "reasons": list(n.reasons),
-                          "deps": [d.id for d in n.job.deps], "tags": n.job.tags,
-                          "will_run": bool(n.will_run)})
+            nodes.append(schema.node(n.job.id, n.job.task.name, n.dir, n.status, n.reasons,
+                                     [d.id for d in n.job.deps], n.job.tags, n.will_run))
         summary["jobs"] = len(self.nodes)
         summary["will_run" if self.dry_run else "ran"] = sum(
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))

@@ -96,6 +96,7 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
            namespace=None):
     """Write the manifest after a run in which every job is done (else remove it)."""
     from .code import CodeFinder, code_stat_paths
+    from . import schema
     from .rebuild import input_paths
     key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
     path = _path(ws_root, key)
@@ -143,14 +144,10 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
         "experiment": plan.name,
         "count": len(nodes),
         "nodes_json": json.dumps([
-            {"id": n.job.id, "task": n.job.task.name, "dir": n.dir, "status": "done",
-             "reasons": [], "deps": [d.id for d in n.job.deps], "tags": n.job.tags,
-             "will_run": False} for n in nodes]),
+            schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
+                        [d.id for d in n.job.deps], n.job.tags, False) for n in nodes]),
     }
-    data = marshal.dumps(manifest)
+    from .workspace import atomic_write
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write(path, marshal.dumps(manifest))
     return True

@@ -31,9 +31,9 @@ class JobRecord:
         return f"{self.task}/{self.id[:8]}"
 
     def to_json(self):
-        return {"id": self.id, "task": self.task, "dir": self.dir, "status": self.status,
-                "reasons": self.reasons, "deps": self.deps, "tags": self.tags,
-                "will_run": False}
+        from .schema import node
+        return node(self.id, self.task, self.dir, self.status, self.reasons, self.deps,
+                    self.tags, False)
 
 
 def _params_of(job_dir) -> dict:

@@ -43,14 +43,17 @@ ACTIVE = (QUEUED, RUNNING)
 RECORDED = frozenset((QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST))   # in a state.json
 
 
-def atomic_write(path: str, data: str | bytes):
-    """Write ``path`` whole or not at all (temp file + rename); on failure (a full disk)
-    the temp file is removed and the error raised."""
+def atomic_write(path: str, data: str | bytes, mode: int | None = None):
+    """Write ``path`` whole or not at all (temp file + rename), with the permission bits
+    ``mode`` if given; on failure (a full disk) the temp file is removed and the error
+    raised. The one atomic write of the project."""
     tmp = f"{path}.tmp{os.getpid()}"
-    mode = "wb" if isinstance(data, bytes) else "w"
+    kind = "wb" if isinstance(data, bytes) else "w"
     try:
-        with open(tmp, mode) as f:
+        with open(tmp, kind) as f:
             f.write(data)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -42,11 +42,8 @@ class LocalConnector:
         return local_path
 
     def write_file(self, local_path: str, text: str, mode: int = 0o644):
-        tmp = f"{local_path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, local_path)
+        from ..workspace import atomic_write
+        atomic_write(local_path, text.encode("utf-8"), mode)
 
     def describe(self) -> str:
         return "this machine"

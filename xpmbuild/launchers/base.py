@@ -60,40 +60,37 @@ class Ended:
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
 
 
-def finish_command(job_dir: str = ".", lock_fd: int | None = None) -> str:
-    """The command that records the result from inside the job (xpmbuild/finish.py);
-    ``lock_fd``: the folder's lock is held on that inherited descriptor."""
-    lock = f" {int(lock_fd)}" if lock_fd is not None else ""
-    return f"{shlex.quote(sys.executable)} -m xpmbuild.finish {shlex.quote(job_dir)} $rc{lock}"
+def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
+                logs: bool = True, python: str | None = None, on_term: bool = False) -> str:
+    """The one wrapper every launcher runs a job with (bash text, ``;``-separated).
 
+    It enters the job folder (``job_dir``: a path, or a shell word such as ``"$d"``), runs
+    ``command.sh`` in a subshell (a fork) with ``-eu -o pipefail`` — so an ``exec`` or a
+    ``cd`` in the command cannot skip or misplace the exit record — and on exit (an EXIT
+    trap) writes the exit code to ``.xpm-exit`` by an absolute path and, when the watching
+    xpmbuild (``watcher_pid``; None: never one) is gone, records the full result with
+    ``xpmbuild.finish`` (``python``: the interpreter on the job's host).
 
-def exit_record(job_dir: str, watcher_pid: int | None, lock_fd: int | None = None) -> str:
-    """Shell text run when a job's wrapper exits (``rc`` set): the exit code into the job
-    folder's ``.xpm-exit`` (an absolute path: the command may have changed directory), and
-    the full result by ``xpmbuild.finish`` when the watching xpmbuild is gone."""
-    d = shlex.quote(job_dir)
-    record = f"echo $rc >{d}/{EXIT_FILE}; "
-    if watcher_pid:
-        record += (f"kill -0 {int(watcher_pid)} 2>/dev/null || "
-                   f"{finish_command(job_dir, lock_fd)} 2>/dev/null; ")
-    else:
-        record += f"{finish_command(job_dir, lock_fd)} 2>/dev/null; "
-    return record
-
-
-def wrapper_script(job_dir: str, watcher_pid: int | None = None) -> str:
-    """Shell text that runs command.sh with its logs and records its exit code.
-
-    command.sh runs in a subshell (a fork, not a second bash exec) with the options a
-    ``bash -eu -o pipefail command.sh`` would have. The exit code goes to .xpm-exit; when
-    the xpmbuild that started the job (``watcher_pid``) is gone, the job also records its
-    full result in state.json itself (``kill -0`` is a builtin: nothing more runs while
-    xpmbuild watches).
+    ``lock_fd``: the folder's lock, inherited on that descriptor (local jobs): kept by the
+    wrapper for its life, closed for the command, passed to finish. ``logs``: the wrapper
+    redirects the command's output to stdout.log/stderr.log (the local launcher opens them
+    itself). ``on_term``: a SIGTERM/SIGHUP to the job is recorded as exit 143/129 (a batch
+    system's own SIGTERM is left to it: its state says TIMEOUT or CANCELLED).
     """
-    d = shlex.quote(job_dir)
-    return (f"cd {d} || exit 97; "
-            f"(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log; rc=$?; "
-            + exit_record(job_dir, watcher_pid) + "exit $rc")
+    d = job_dir if job_dir.startswith('"$') else shlex.quote(job_dir)
+    py = python or shlex.quote(sys.executable)
+    lock = f" {int(lock_fd)}" if lock_fd is not None else ""
+    finish = f"{py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
+    if watcher_pid:
+        finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {finish}"
+    record = f"rc=$?; echo $rc >{d}/{EXIT_FILE}; {finish}; exit $rc"
+    parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT"]
+    if on_term:
+        parts.append("trap 'exit 143' TERM; trap 'exit 129' HUP")
+    close = f"exec {int(lock_fd)}>&-; " if lock_fd is not None else ""
+    parts.append(f"({close}set -eu -o pipefail; . ./command.sh)"
+                 + (" >stdout.log 2>stderr.log" if logs else ""))
+    return "; ".join(parts)
 
 
 def read_exit_file(job_dir: str):

@@ -12,8 +12,7 @@ import time
 
 import xxhash
 
-from ..workspace import EXIT_FILE
-from .base import Ended, Handle, Launcher, LauncherError
+from .base import Ended, Handle, Launcher, LauncherError, job_wrapper
 
 
 class BatchLauncher(Launcher):
@@ -73,14 +72,9 @@ class BatchLauncher(Launcher):
         else:
             lines.append("dirs=(" + " ".join(shlex.quote(d) for d in remote_dirs) + ")")
             lines.append(f'd="${{dirs[$(( {index_var} - {index_base} ))]}}"')
-        lines += ['cd "$d" || exit 97',
-                  "(set -eu -o pipefail; . ./command.sh) >stdout.log 2>stderr.log",
-                  "rc=$?",
-                  f"echo $rc >{EXIT_FILE}",
-                  # the job records its own result (a no-op while an xpmbuild holds the
-                  # folder's lock and records it)
-                  f"{self.python} -m xpmbuild.finish . $rc 2>/dev/null",
-                  "exit $rc"]
+        # the job records its own result (a no-op while an xpmbuild holds the folder's
+        # lock and records it)
+        lines.append(job_wrapper('"$d"', python=self.python))
         text = "\n".join(lines) + "\n"
         path = os.path.join(self.script_dir(),
                             f"submit-{xxhash.xxh3_64_hexdigest(text.encode())}.sh")

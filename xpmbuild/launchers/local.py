@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import select
-import shlex
 import signal
 import socket
 import time
 
-from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, exit_record,
+from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
 
 BASH = "/bin/bash" if os.path.exists("/bin/bash") else "bash"
@@ -64,18 +63,10 @@ class LocalLauncher(Launcher):
         self._fd_pid: dict[int, int] = {}
 
     def _script(self, job_dir, locked):
-        """One bash per job, the logs opened by posix_spawn. The wrapper keeps the job
-        folder's lock (inherited on fd 9) for its whole life; command.sh runs in a
-        subshell (a fork) with -eu -o pipefail and without the lock's descriptor, so an
-        ``exec`` or a ``cd`` in it cannot skip or misplace the exit record, which the
-        wrapper's EXIT trap writes (with the full result, xpmbuild.finish, if this
-        xpmbuild is gone by then). A SIGTERM to the group is recorded as exit 143."""
-        record = "rc=$?; " + exit_record(job_dir, os.getpid(), LOCK_FD if locked else None) \
-            + "exit $rc"
-        close = f"exec {LOCK_FD}>&-; " if locked else ""
-        return (f"cd {shlex.quote(job_dir)} || exit 97; trap {shlex.quote(record)} EXIT; "
-                "trap 'exit 143' TERM; trap 'exit 129' HUP; "
-                f"({close}set -eu -o pipefail; . ./command.sh)")
+        """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
+        on fd 9 (launch protocol, recovery.py); the wrapper is base.job_wrapper."""
+        return job_wrapper(job_dir, os.getpid(), LOCK_FD if locked else None, logs=False,
+                           on_term=True)
 
     def _env(self, env):
         """os.environ plus the settings' [env], built once (not per job)."""

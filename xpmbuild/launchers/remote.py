@@ -12,7 +12,7 @@ import time
 
 from ..connectors.local import ConnectionLost
 from ..workspace import EXIT_FILE
-from .base import Ended, LauncherError, wrapper_script
+from .base import Ended, LauncherError, job_wrapper
 from .batch import BatchLauncher
 
 
@@ -48,7 +48,7 @@ class RemoteProcessLauncher(BatchLauncher):
             if int(r.requires.get("gpus") or 0):
                 raise LauncherError("gpus are not handed out on a remote host yet")
             exports = "".join(f"export {k}={shlex.quote(str(v))}; " for k, v in (env or {}).items())
-            inner = exports + wrapper_script(self.connector.path(d))
+            inner = exports + job_wrapper(self.connector.path(d), python=self.python)
             script.append(f"setsid nohup bash -c {shlex.quote(inner)} </dev/null >/dev/null 2>&1 "
                           "& echo $!")
         try:
