@@ -20,7 +20,7 @@ from . import actions
 from . import model as M
 from .code import CodeFinder, code_hash
 from .neighbours import Neighbours
-from .reasons import Reason, reason
+from .reasons import DEPENDENCY_KINDS, Reason, reason
 from .workspace import DONE, Workspace
 
 
@@ -65,15 +65,21 @@ def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
 
 
 class Decision:
-    __slots__ = ("stale", "reasons", "fingerprint", "trace", "action", "conflict")
+    """Whether a job must run (``stale``), why (``reasons``: reasons.py), what it is built
+    from (``fingerprint``, ``trace``, the rendered ``action``), the dependencies it waits
+    on (``waits``: submitted, not built yet: it runs after them), and a ``conflict`` (its
+    folder is another project's job: never build it)."""
 
-    def __init__(self, stale, reasons, fingerprint, trace, action, conflict=None):
+    __slots__ = ("stale", "reasons", "fingerprint", "trace", "action", "conflict", "waits")
+
+    def __init__(self, stale, reasons, fingerprint, trace, action, conflict=None, waits=()):
         self.stale = stale
         self.reasons = reasons
         self.fingerprint = fingerprint
         self.trace = trace
         self.action = action
-        self.conflict = conflict    # the folder is another project's job: never build it
+        self.conflict = conflict
+        self.waits = list(waits)
 
 
 def input_paths(job: M.Job) -> list[str]:
@@ -175,6 +181,18 @@ class Rebuilder:
     # ------------------------------------------------------------------ decisions
     def decide(self, job: M.Job, job_dir: str, state: dict | None, dep_states: dict,
                root: str) -> Decision:
+        """The decision on one job from its recorded state and its dependencies' states
+        (PENDING for a dependency submitted but not built: the job then waits on it)."""
+        d = self._decide(job, job_dir, state, dep_states, root)
+        waits = [dep for dep in job.deps if dep_states.get(dep.id) is PENDING]
+        if waits and not d.conflict:
+            d.waits = waits
+            d.stale = True
+            d.reasons = [r for r in d.reasons if r.kind not in DEPENDENCY_KINDS] + [
+                reason("waits_on_submitted", job=f"{w.task.name}/{short(w.id)}") for w in waits]
+        return d
+
+    def _decide(self, job, job_dir, state, dep_states, root) -> Decision:
         trace, action, fingerprint = self.trace(job, dep_states)
         reasons = []
         if self.force_all:

@@ -32,7 +32,7 @@ from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
 from .launching import Launching
-from .reasons import DEPENDENCY_KINDS, reason
+from .reasons import reason
 from .rebuild import PENDING, Rebuilder, record_end, short
 from .workspace import ACTIVE, CANCELLED, DONE, FAILED, NEW, WAITING, Workspace, now
 
@@ -198,12 +198,6 @@ class Scheduler(Recovering, Launching):
         if decision.conflict:
             self._fail(node, None, decision.conflict, record=False)
             return
-        pending = [d for d in node.job.deps if dep_states.get(d.id) is PENDING]
-        if pending:     # detached: it runs after its submitted dependencies
-            decision.stale = True
-            node.reasons = [r for r in decision.reasons if r.kind not in DEPENDENCY_KINDS] + [
-                reason("waits_on_submitted", job=f"{d.task.name}/{short(d.id)}")
-                for d in pending]
         if not decision.stale:
             node.status = DONE
             self.counts["up_to_date"] += 1
