@@ -13,6 +13,7 @@ import re
 
 from .. import model as M
 from .. import shellquote
+from ..resources import parse_duration
 from . import syntax as S
 from .declarations import BUILTINS, Declarations
 from .defaults import DefaultEvaluator
@@ -192,26 +193,6 @@ def _check_task_body(d: S.ConfigDecl, definition: M.TaskDef):
         if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", a.text):
             raise a.text_pos.error(f'python action must be "module:function", got {a.text!r}')
         definition.action = a.text
-
-
-_DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?", re.I)
-
-
-def parse_duration(text: str) -> int | None:
-    """Seconds in "2h", "1h30m", "90s", "45m", "1d", "HH:MM:SS" or "D-HH:MM:SS"; None if invalid."""
-    text = text.strip()
-    m = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?", text)
-    if m:
-        d, a, b, c = m.groups()
-        days = int(d or 0)
-        if c is None:      # MM:SS as Slurm reads it
-            return days * 86400 + int(a) * 60 + int(b)
-        return days * 86400 + int(a) * 3600 + int(b) * 60 + int(c)
-    m = _DURATION.fullmatch(text)
-    if not text or not m or not any(m.groups()):
-        return None
-    d, h, mi, s = (int(x or 0) for x in m.groups())
-    return ((d * 24 + h) * 60 + mi) * 60 + s
 
 
 def _check_task_cycles(syntax_of, decls: Declarations):
