@@ -1,0 +1,539 @@
+"""The reference of an experiment's configs and tasks, as Markdown or as one HTML page.
+
+:func:`document` reads the checked declarations of a file and its imports (what
+``xpmbuild.language.check`` returns) and writes, for each ``config`` and ``task``: where
+it is declared, its docstring, its parameters (type as written, default as source text,
+required or not, option or not), and for a task its outputs, requirements, ``uses``
+paths and action. A parameter typed by a config or a task links to that declaration's
+section; every section lists the declarations that use it.
+
+Anchors are GitHub's heading anchors (``### config Optimizer`` is ``#config-optimizer``),
+so the Markdown links work on GitHub, and the HTML page uses the same ids. User text
+(docstrings, names, defaults, templates) is always escaped: a docstring is shown as the
+plain text it is, never interpreted as Markdown or HTML.
+
+The language has no per-parameter docstring (only a declaration's), so parameters are
+documented by their name, type and default alone.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+
+from . import model as M
+
+FORMATS = ("markdown", "html")
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class Param:
+    __slots__ = ("name", "type", "default", "required", "option")
+
+    def __init__(self, name, type_, default, required, option):
+        self.name = name
+        self.type = type_            # list of str | (name, anchor): the type as written
+        self.default = default       # source text, or None (required)
+        self.required = required
+        self.option = option
+
+
+class Entry:
+    """One declaration as the reference shows it."""
+
+    def __init__(self, definition, anchor: str, file: str, line):
+        self.definition = definition
+        self.kind = definition.kind
+        self.name = definition.name
+        self.anchor = anchor
+        self.file = file             # relative to the main file's folder, with /
+        self.line = line
+        self.doc = definition.doc
+        self.params: list[Param] = []
+        self.outputs: list = []      # (name, relative path)
+        self.requires: list = []     # "cpus=2", 'mem="4G"'
+        self.uses: list = []         # paths relative to the declaring file's folder
+        self.action = None           # ("shell", template text) | ("python", "mod:fn")
+        self.used_by: list = []      # entries with a parameter of this type
+
+
+class Reference:
+    def __init__(self, title: str, files: list, configs: list, tasks: list, anchors: dict):
+        self.title = title           # the main file's name
+        self.files = files           # (relative path, [entries]) main first, then imports
+        self.configs = configs
+        self.tasks = tasks
+        self.anchors = anchors       # heading text -> anchor, for the fixed headings
+
+
+class _Slugger:
+    """GitHub's heading anchors (github-slugger): lower case, punctuation dropped,
+    spaces to '-', a repeated anchor gets '-1', '-2', ..."""
+
+    def __init__(self):
+        self.seen: dict = {}
+
+    def slug(self, text: str) -> str:
+        base = "".join(c for c in text.lower()
+                       if c in " -_" or unicodedata.category(c)[0] in "LNM")
+        base = base.replace(" ", "-")
+        slug = base
+        while slug in self.seen:
+            self.seen[base] += 1
+            slug = f"{base}-{self.seen[base]}"
+        self.seen[slug] = 0
+        return slug
+
+
+def _rel(path: str, start: str) -> str:
+    try:
+        rel = os.path.relpath(path, start)
+    except ValueError:           # another drive (Windows)
+        rel = path
+    return rel.replace(os.sep, "/")
+
+
+def _files(decls) -> list[str]:
+    """Every file read, the main one first, then the imports in reading order."""
+    files = [getattr(m, "file", None) for m in getattr(decls, "modules", ())]
+    files = [f for f in files if f]
+    main = getattr(getattr(decls, "main", None), "file", None) or (files[-1] if files else None)
+    order = ([main] if main else []) + [f for f in files if f != main]
+    for d in list(decls.configs.values()) + list(decls.tasks.values()):
+        if d.file not in order:
+            order.append(d.file)
+    return order
+
+
+def literal(value, here: str | None = None) -> str:
+    """A value as the language would write it: ``"dev"``, ``0.001``, ``[0.9, 0.999]``,
+    ``Optimizer(lr=0.1)`` (only the arguments that differ from the defaults)."""
+    t = type(value)
+    if value is None or t is bool or t is int:
+        return str(value)
+    if t is float:
+        return repr(value)
+    if t is str:
+        return json.dumps(value, ensure_ascii=False)
+    if t is list:
+        return "[" + ", ".join(literal(v, here) for v in value) + "]"
+    if t is dict:
+        return "{" + ", ".join(f"{literal(k, here)}: {literal(v, here)}"
+                               for k, v in value.items()) + "}"
+    if t is M.PathValue:
+        shown = value.path
+        if here:
+            rel = _rel(value.path, here)
+            if not rel.startswith("../") and rel != "..":
+                shown = rel
+        return json.dumps(shown, ensure_ascii=False)
+    if t is M.ConfigValue:
+        args = []
+        for name, p in value.definition.params.items():
+            if name not in value.values:
+                continue
+            v = value.values[name]
+            try:
+                same = p.default_enc is not None and M.encode(v) == p.default_enc
+            except Exception:       # noqa: BLE001 - a value without an encoding: show it
+                same = False
+            if not same:
+                args.append(f"{name}={literal(v, here)}")
+        return f"{value.definition.name}(" + ", ".join(args) + ")"
+    if t is M.Tagged:
+        return f"tag({literal(value.value, here)})"
+    return str(value)
+
+
+def type_parts(t, anchor_of: dict) -> list:
+    """A type as written, in parts: text, or (declaration name, anchor) to link."""
+    if isinstance(t, M.OptionalType):
+        return type_parts(t.inner, anchor_of) + ["?"]
+    if isinstance(t, (M.ListType, M.DictType)):
+        head = "list[" if isinstance(t, M.ListType) else "dict["
+        return [head] + type_parts(t.item, anchor_of) + ["]"]
+    if isinstance(t, M.ChoiceType):
+        return ["choice(" + ", ".join(literal(c) for c in t.choices) + ")"]
+    if isinstance(t, (M.ConfigType, M.TaskType)):
+        anchor = anchor_of.get(id(t.definition))
+        return [(t.definition.name, anchor)] if anchor else [t.definition.name]
+    return [str(t)]
+
+
+def _merge(parts: list) -> list:
+    out: list = []
+    for p in parts:
+        if type(p) is str and out and type(out[-1]) is str:
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+def _referenced(t) -> list:
+    if isinstance(t, M.OptionalType):
+        return _referenced(t.inner)
+    if isinstance(t, (M.ListType, M.DictType)):
+        return _referenced(t.item)
+    if isinstance(t, (M.ConfigType, M.TaskType)):
+        return [t.definition]
+    return []
+
+
+def reference(decls) -> Reference:
+    """What the reference shows, in the order it shows it."""
+    root = decls.root
+    files = _files(decls)
+    rank = {f: i for i, f in enumerate(files)}
+
+    def order(d):
+        return rank.get(d.file, len(rank)), getattr(d.pos, "line", 0) or 0, d.name
+
+    configs = sorted(decls.configs.values(), key=order)
+    tasks = sorted(decls.tasks.values(), key=order)
+    main = files[0] if files else ""
+    title = os.path.basename(main)
+
+    # anchors in the order the Markdown headings come (GitHub numbers repeats in order)
+    slugger = _Slugger()
+    anchors = {}
+    for heading in [f"Reference of {title}", "Files"] + (["Configs"] if configs else []):
+        anchors[heading] = slugger.slug(heading)
+    anchor_of: dict = {}
+    for d in configs:
+        anchor_of[id(d)] = slugger.slug(f"config {d.name}")
+    if tasks:
+        anchors["Tasks"] = slugger.slug("Tasks")
+    for d in tasks:
+        anchor_of[id(d)] = slugger.slug(f"task {d.name}")
+
+    entries = {}
+    for d in configs + tasks:
+        e = Entry(d, anchor_of[id(d)], _rel(d.file, root), getattr(d.pos, "line", None))
+        entries[id(d)] = e
+        for p in d.params.values():
+            if p.has_default:
+                default = literal(p.default, d.here)
+            elif p.type.optional:
+                default = "None"
+            else:
+                default = None
+            e.params.append(Param(p.name, _merge(type_parts(p.type, anchor_of)), default,
+                                  default is None, p.option))
+        if d.kind == "task":
+            e.outputs = list(d.outputs.items())
+            e.requires = [f"{k}={literal(v)}" for k, v in d.requires.items()]
+            e.uses = [_rel(u, d.here) for u in d.uses]
+            if d.action_kind == "python":
+                e.action = ("python", str(d.action))
+            else:
+                e.action = ("shell", getattr(d.action, "text", str(d.action)))
+    for d in configs + tasks:
+        seen = set()
+        for p in d.params.values():
+            for target in _referenced(p.type):
+                if id(target) in entries and id(d) not in seen:
+                    seen.add(id(d))
+                    entries[id(target)].used_by.append(entries[id(d)])
+    by_file = [(_rel(f, root), [entries[id(d)] for d in configs + tasks if d.file == f])
+               for f in files]
+    return Reference(title, by_file, [entries[id(d)] for d in configs],
+                     [entries[id(d)] for d in tasks], anchors)
+
+
+def document(decls, fmt: str = "markdown") -> str:
+    """The reference of ``decls`` (from ``xpmbuild.language.check``) as ``fmt``:
+    ``"markdown"`` (GitHub-flavoured) or ``"html"`` (one self-contained page)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    ref = reference(decls)
+    return markdown(ref) if fmt == "markdown" else html_page(ref)
+
+
+INTRO = ("Parameters without a default are required. An option is passed to the action "
+         "but is not part of a job's identity: changing it never makes a new job.")
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+_MD_ALWAYS = set("\\`*_[]<>&|~$")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def md_text(text: str) -> str:
+    """Plain text that GitHub shows as written (no emphasis, links, HTML or math)."""
+    lines = []
+    for line in text.split("\n"):
+        out = "".join("\\" + c if c in _MD_ALWAYS else c for c in line)
+        m = _MD_LINE_START.match(out)
+        if m:
+            if m.group(2)[0].isdigit():     # "1." / "1)" would start a list
+                end = m.end()
+                out = out[:end] + "\\" + out[end:]
+            else:
+                out = out[:m.start(2)] + "\\" + out[m.start(2):]
+        stripped = out.lstrip(" \t")
+        indent = len(out) - len(stripped)
+        lines.append("&nbsp;" * indent + stripped)   # kept, and never a code block
+    return "\n".join(lines)
+
+
+def md_code(text: str, in_table: bool = False) -> str:
+    """An inline code span holding ``text`` exactly (pipes escaped inside tables)."""
+    text = text.replace("\n", " ")
+    longest = max((len(r) for r in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    if text.startswith(("`", " ")) or text.endswith(("`", " ")):
+        text = f" {text} "
+    if in_table:
+        text = text.replace("|", "\\|")
+    return f"{fence}{text}{fence}"
+
+
+def md_doc(doc: str) -> list[str]:
+    """A docstring as paragraphs; its line breaks are kept."""
+    out = []
+    for para in re.split(r"\n\s*\n", doc.strip("\n")):
+        if para.strip():
+            out.append(" \\\n".join(md_text(line) for line in para.rstrip().split("\n")))
+            out.append("")
+    return out
+
+
+def _md_type(parts) -> str:
+    return "".join(md_code(p, True) if type(p) is str else f"[{md_code(p[0], True)}](#{p[1]})"
+                   for p in parts)
+
+
+def _md_link(e: Entry) -> str:
+    return f"[{md_code(e.name)}](#{e.anchor})"
+
+
+def markdown(ref: Reference) -> str:
+    out = [f"# Reference of {md_text(ref.title)}", "", md_text(INTRO), "", "## Files", ""]
+    for path, entries in ref.files:
+        decls = ", ".join(f"{e.kind} {_md_link(e)}" for e in entries) or "no configs or tasks"
+        out.append(f"- {md_code(path)}: {decls}")
+    out.append("")
+    for heading, entries in (("Configs", ref.configs), ("Tasks", ref.tasks)):
+        if not entries:
+            continue
+        out += [f"## {heading}", ""]
+        for e in entries:
+            out += _md_entry(e)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _md_entry(e: Entry) -> list[str]:
+    out = [f"### {e.kind} {md_text(e.name)}", ""]
+    where = f"Declared in {md_code(e.file)}" + (f", line {e.line}" if e.line else "") + "."
+    if e.used_by:
+        where += " Used by " + ", ".join(_md_link(u) for u in e.used_by) + "."
+    out += [where, ""]
+    if e.doc:
+        out += md_doc(e.doc)
+    if e.params:
+        out += ["| parameter | type | default | option |", "|---|---|---|---|"]
+        for p in e.params:
+            default = "*required*" if p.required else md_code(p.default, True)
+            out.append(f"| {md_code(p.name, True)} | {_md_type(p.type)} | {default} | "
+                       f"{'yes' if p.option else ''} |")
+        out.append("")
+    else:
+        out += ["No parameters.", ""]
+    if e.kind != "task":
+        return out
+    if e.outputs:
+        out += ["| output | path in the job folder |", "|---|---|"]
+        out += [f"| {md_code(n, True)} | {md_code(p, True)} |" for n, p in e.outputs]
+        out.append("")
+    if e.requires:
+        out += ["**Requires:** " + ", ".join(md_code(r) for r in e.requires), ""]
+    if e.uses:
+        out += ["**Uses** (its content is part of the jobs' fingerprint): "
+                + ", ".join(md_code(u) for u in e.uses), ""]
+    kind, text = e.action
+    if kind == "python":
+        module, _, function = text.partition(":")
+        out += [f"**Action:** python {md_code(text)} (function {md_code(function)} of module "
+                f"{md_code(module)}, found in the folder of {md_code(e.file)})", ""]
+    else:
+        body = text.rstrip("\n")
+        longest = max((len(r) for r in re.findall(r"`{3,}|~{3,}", body)), default=0)
+        fence = "`" * max(3, longest + 1)
+        out += ["**Action:** shell", "", f"{fence}sh", body, fence, ""]
+    return out
+
+
+# ----------------------------------------------------------------------------- HTML
+
+_CSS = """
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff;
+  --soft: #f6f8fa; --link: #0969da; --config: #8250df; --task: #1a7f37; --opt: #9a6700; }
+* { box-sizing: border-box; }
+html { scroll-padding-top: 1rem; }
+body { margin: 0; color: var(--fg); background: var(--bg);
+  font: 16px/1.55 -apple-system, BlinkMacSystemFont, "Segoe UI", "Noto Sans", Helvetica,
+  Arial, sans-serif; }
+a { color: var(--link); text-decoration: none; }
+a:hover { text-decoration: underline; }
+code, pre { font-family: ui-monospace, SFMono-Regular, "SF Mono", Menlo, Consolas,
+  "Liberation Mono", monospace; font-size: 0.88em; }
+code { background: var(--soft); padding: 0.1em 0.35em; border-radius: 4px; }
+pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px;
+  padding: 0.8em 1em; overflow-x: auto; line-height: 1.45; }
+pre code { background: none; padding: 0; font-size: 1em; }
+.layout { display: flex; max-width: 1280px; margin: 0 auto; }
+nav { flex: 0 0 250px; position: sticky; top: 0; align-self: flex-start; max-height: 100vh;
+  overflow-y: auto; padding: 1.5rem 1rem 1.5rem 1.5rem; font-size: 0.9em;
+  border-right: 1px solid var(--line); }
+nav h2 { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.06em;
+  color: var(--muted); margin: 1.2em 0 0.4em; }
+nav ul { list-style: none; margin: 0; padding: 0; }
+nav li { margin: 0.15em 0; }
+nav .file { display: block; color: var(--muted); font-size: 0.85em; margin-top: 0.6em;
+  word-break: break-all; }
+main { flex: 1 1 auto; min-width: 0; padding: 1.5rem 2.5rem 4rem; }
+h1 { font-size: 1.9em; margin: 0 0 0.3em; }
+h2.group { font-size: 1.4em; border-bottom: 1px solid var(--line); padding-bottom: 0.3em;
+  margin-top: 2em; }
+.intro { color: var(--muted); margin-top: 0; }
+section.decl { border: 1px solid var(--line); border-radius: 8px; padding: 0.4em 1.4em 1em;
+  margin: 1.4em 0; }
+section.decl:target { border-color: var(--link); box-shadow: 0 0 0 3px #0969da33; }
+section.decl h3 { font-size: 1.25em; margin: 0.6em 0 0.2em; display: flex;
+  align-items: center; gap: 0.5em; }
+section.decl h3 .name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas,
+  "Liberation Mono", monospace; }
+.kind { font-size: 0.65em; font-weight: 600; text-transform: uppercase;
+  letter-spacing: 0.05em; color: #fff; border-radius: 999px; padding: 0.15em 0.7em; }
+.kind.config { background: var(--config); }
+.kind.task { background: var(--task); }
+.origin { color: var(--muted); font-size: 0.9em; margin: 0 0 0.8em; }
+.doc p { white-space: pre-wrap; margin: 0.5em 0; }
+h4 { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.06em;
+  color: var(--muted); margin: 1.2em 0 0.4em; }
+table { border-collapse: collapse; width: 100%; font-size: 0.95em; }
+th, td { border: 1px solid var(--line); padding: 0.4em 0.7em; text-align: left;
+  vertical-align: top; }
+th { background: var(--soft); font-weight: 600; }
+td code { word-break: break-word; }
+.required { color: var(--muted); font-style: italic; }
+.option { color: var(--opt); font-weight: 600; font-size: 0.85em; }
+.none { color: var(--muted); }
+ul.reqs { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap;
+  gap: 0.5em; }
+@media (max-width: 860px) {
+  .layout { display: block; }
+  nav { position: static; max-height: none; border-right: none;
+    border-bottom: 1px solid var(--line); }
+  main { padding: 1rem; }
+}
+"""
+
+
+def _h(text) -> str:
+    from html import escape
+    return escape(str(text), quote=True)
+
+
+def _h_code(text) -> str:
+    return f"<code>{_h(text)}</code>"
+
+
+def _h_type(parts) -> str:
+    return "<code>" + "".join(_h(p) if type(p) is str
+                              else f'<a href="#{_h(p[1])}">{_h(p[0])}</a>'
+                              for p in parts) + "</code>"
+
+
+def _h_link(e: Entry) -> str:
+    return f'<a href="#{_h(e.anchor)}"><code>{_h(e.name)}</code></a>'
+
+
+def html_page(ref: Reference) -> str:
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>Reference of {_h(ref.title)}</title>", f"<style>{_CSS}</style>",
+           "</head>", "<body>", '<div class="layout">', "<nav>"]
+    for heading, entries in (("Configs", ref.configs), ("Tasks", ref.tasks)):
+        if entries:
+            out.append(f"<h2>{heading}</h2>")
+            out.append("<ul>")
+            out += [f"<li>{_h_link(e)}</li>" for e in entries]
+            out.append("</ul>")
+    out += ["</nav>", "<main>",
+            f'<h1 id="{_h(ref.anchors[f"Reference of {ref.title}"])}">Reference of '
+            f"{_h_code(ref.title)}</h1>",
+            f'<p class="intro">{_h(INTRO)}</p>',
+            f'<h2 class="group" id="{_h(ref.anchors["Files"])}">Files</h2>', "<ul>"]
+    for path, entries in ref.files:
+        decls = ", ".join(f"{e.kind} {_h_link(e)}" for e in entries) \
+            or '<span class="none">no configs or tasks</span>'
+        out.append(f"<li>{_h_code(path)}: {decls}</li>")
+    out.append("</ul>")
+    for heading, entries in (("Configs", ref.configs), ("Tasks", ref.tasks)):
+        if not entries:
+            continue
+        out.append(f'<h2 class="group" id="{_h(ref.anchors[heading])}">{heading}</h2>')
+        for e in entries:
+            out += _h_entry(e)
+    out += ["</main>", "</div>", "</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def _h_entry(e: Entry) -> list[str]:
+    out = [f'<section class="decl {e.kind}" id="{_h(e.anchor)}">',
+           f'<h3><span class="kind {e.kind}">{e.kind}</span>'
+           f'<span class="name">{_h(e.name)}</span></h3>']
+    where = f"Declared in {_h_code(e.file)}" + (f", line {e.line}" if e.line else "") + "."
+    if e.used_by:
+        where += " Used by " + ", ".join(_h_link(u) for u in e.used_by) + "."
+    out.append(f'<p class="origin">{where}</p>')
+    if e.doc:
+        paras = [p for p in re.split(r"\n\s*\n", e.doc.strip("\n")) if p.strip()]
+        out.append('<div class="doc">' + "".join(f"<p>{_h(p.rstrip())}</p>" for p in paras)
+                   + "</div>")
+    out.append("<h4>Parameters</h4>")
+    if e.params:
+        out += ["<table>", "<thead><tr><th>parameter</th><th>type</th><th>default</th>"
+                "<th>option</th></tr></thead>", "<tbody>"]
+        for p in e.params:
+            default = '<span class="required">required</span>' if p.required \
+                else _h_code(p.default)
+            option = '<span class="option">option</span>' if p.option else ""
+            out.append(f"<tr><td>{_h_code(p.name)}</td><td>{_h_type(p.type)}</td>"
+                       f"<td>{default}</td><td>{option}</td></tr>")
+        out += ["</tbody>", "</table>"]
+    else:
+        out.append('<p class="none">No parameters.</p>')
+    if e.kind == "task":
+        if e.outputs:
+            out += ["<h4>Outputs</h4>", "<table>",
+                    "<thead><tr><th>output</th><th>path in the job folder</th></tr></thead>",
+                    "<tbody>"]
+            out += [f"<tr><td>{_h_code(n)}</td><td>{_h_code(p)}</td></tr>"
+                    for n, p in e.outputs]
+            out += ["</tbody>", "</table>"]
+        if e.requires:
+            out += ["<h4>Requires</h4>",
+                    '<ul class="reqs">' + "".join(f"<li>{_h_code(r)}</li>" for r in e.requires)
+                    + "</ul>"]
+        if e.uses:
+            out += ["<h4>Uses</h4>",
+                    "<p>Their content is part of the jobs' fingerprint: "
+                    + ", ".join(_h_code(u) for u in e.uses) + "</p>"]
+        kind, text = e.action
+        if kind == "python":
+            module, _, function = text.partition(":")
+            out += ["<h4>Action: python</h4>",
+                    f"<p>{_h_code(text)}: function {_h_code(function)} of module "
+                    f"{_h_code(module)}, found in the folder of {_h_code(e.file)}.</p>"]
+        else:
+            out += ["<h4>Action: shell</h4>",
+                    f'<pre><code class="language-sh">{_h(text.rstrip(chr(10)))}</code></pre>']
+    out.append("</section>")
+    return out
