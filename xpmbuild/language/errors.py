@@ -51,6 +51,11 @@ class XpmError(Exception):
         self.column = column
         self._source = source
 
+    @property
+    def col(self) -> int:
+        """The column (1-based), as the API names it (api.md)."""
+        return self.column
+
     def source_line(self) -> str | None:
         """The text of the offending line, read from the file if not given."""
         if not self.line:
