@@ -10,7 +10,8 @@ section; every section lists the declarations that use it.
 Anchors are GitHub's heading anchors (``### config Optimizer`` is ``#config-optimizer``),
 so the Markdown links work on GitHub, and the HTML page uses the same ids. User text
 (docstrings, names, defaults, templates) is always escaped: a docstring is shown as the
-plain text it is, never interpreted as Markdown or HTML.
+plain text it is, line breaks and indentation kept, never interpreted as Markdown or HTML;
+its one piece of markup is a `code` span between backticks, shown as code.
 
 The language has no per-parameter docstring (only a declaration's), so parameters are
 documented by their name, type and default alone.
@@ -51,7 +52,7 @@ class Entry:
         self.anchor = anchor
         self.file = file             # relative to the main file's folder, with /
         self.line = line
-        self.doc = definition.doc
+        self.doc = cleandoc(definition.doc) if definition.doc else None
         self.params: list[Param] = []
         self.outputs: list = []      # (name, relative path)
         self.requires: list = []     # "cpus=2", 'mem="4G"'
@@ -106,6 +107,16 @@ def _files(decls) -> list[str]:
         if d.file not in order:
             order.append(d.file)
     return order
+
+
+def cleandoc(doc: str) -> str:
+    """A docstring without the indentation of its second and later lines (the first one
+    may follow the opening quotes), nor blank lines around it, as ``inspect.cleandoc``."""
+    lines = doc.expandtabs().split("\n")
+    indents = [len(ln) - len(ln.lstrip()) for ln in lines[1:] if ln.strip()]
+    cut = min(indents, default=0)
+    lines = [lines[0].strip()] + [ln[cut:].rstrip() for ln in lines[1:]]
+    return "\n".join(lines).strip("\n")
 
 
 def literal(value, here: str | None = None) -> str:
@@ -263,22 +274,53 @@ _MD_ALWAYS = set("\\`*_[]<>&|~$")
 _MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
 
 
+def _md_escape(text: str, line_start: bool) -> str:
+    out = "".join("\\" + c if c in _MD_ALWAYS else c for c in text)
+    m = _MD_LINE_START.match(out) if line_start else None
+    if m:
+        if m.group(2)[0].isdigit():     # "1." / "1)" would start a list
+            out = out[:m.end()] + "\\" + out[m.end():]
+        else:
+            out = out[:m.start(2)] + "\\" + out[m.start(2):]
+    return out
+
+
+def _indent(line: str) -> tuple[str, str]:
+    """A line's indentation as non-breaking spaces (kept, and never a code block)."""
+    body = line.lstrip(" \t")
+    return "&nbsp;" * (len(line) - len(body)), body
+
+
 def md_text(text: str) -> str:
     """Plain text that GitHub shows as written (no emphasis, links, HTML or math)."""
     lines = []
     for line in text.split("\n"):
-        out = "".join("\\" + c if c in _MD_ALWAYS else c for c in line)
-        m = _MD_LINE_START.match(out)
-        if m:
-            if m.group(2)[0].isdigit():     # "1." / "1)" would start a list
-                end = m.end()
-                out = out[:end] + "\\" + out[end:]
-            else:
-                out = out[:m.start(2)] + "\\" + out[m.start(2):]
-        stripped = out.lstrip(" \t")
-        indent = len(out) - len(stripped)
-        lines.append("&nbsp;" * indent + stripped)   # kept, and never a code block
+        indent, body = _indent(line)
+        lines.append(indent + _md_escape(body, True))
     return "\n".join(lines)
+
+
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")
+
+
+def doc_spans(line: str) -> list:
+    """A docstring line in parts: (False, text) and (True, code) for `code` spans, the
+    one piece of markup a docstring has (everything else is shown as written)."""
+    parts, last = [], 0
+    for m in _CODE_SPAN.finditer(line):
+        if m.start() > last:
+            parts.append((False, line[last:m.start()]))
+        parts.append((True, m.group(2)))
+        last = m.end()
+    if last < len(line):
+        parts.append((False, line[last:]))
+    return parts
+
+
+def _md_doc_line(line: str) -> str:
+    indent, body = _indent(line)
+    return indent + "".join(md_code(t) if code else _md_escape(t, i == 0)
+                            for i, (code, t) in enumerate(doc_spans(body)))
 
 
 def md_code(text: str, in_table: bool = False) -> str:
@@ -298,7 +340,7 @@ def md_doc(doc: str) -> list[str]:
     out = []
     for para in re.split(r"\n\s*\n", doc.strip("\n")):
         if para.strip():
-            out.append(" \\\n".join(md_text(line) for line in para.rstrip().split("\n")))
+            out.append(" \\\n".join(_md_doc_line(line) for line in para.rstrip().split("\n")))
             out.append("")
     return out
 
@@ -421,6 +463,10 @@ th, td { border: 1px solid var(--line); padding: 0.4em 0.7em; text-align: left;
   vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td code { word-break: break-word; }
+table.params { table-layout: fixed; }
+table.params th:nth-child(1) { width: 22%; }
+table.params th:nth-child(2) { width: 34%; }
+table.params th:nth-child(4) { width: 10%; }
 .required { color: var(--muted); font-style: italic; }
 .option { color: var(--opt); font-weight: 600; font-size: 0.85em; }
 .none { color: var(--muted); }
@@ -442,6 +488,11 @@ def _h(text) -> str:
 
 def _h_code(text) -> str:
     return f"<code>{_h(text)}</code>"
+
+
+def _h_doc(text: str) -> str:
+    return "\n".join("".join(_h_code(t) if code else _h(t) for code, t in doc_spans(line))
+                     for line in text.split("\n"))
 
 
 def _h_type(parts) -> str:
@@ -495,11 +546,11 @@ def _h_entry(e: Entry) -> list[str]:
     out.append(f'<p class="origin">{where}</p>')
     if e.doc:
         paras = [p for p in re.split(r"\n\s*\n", e.doc.strip("\n")) if p.strip()]
-        out.append('<div class="doc">' + "".join(f"<p>{_h(p.rstrip())}</p>" for p in paras)
+        out.append('<div class="doc">' + "".join(f"<p>{_h_doc(p.rstrip())}</p>" for p in paras)
                    + "</div>")
     out.append("<h4>Parameters</h4>")
     if e.params:
-        out += ["<table>", "<thead><tr><th>parameter</th><th>type</th><th>default</th>"
+        out += ['<table class="params">', "<thead><tr><th>parameter</th><th>type</th><th>default</th>"
                 "<th>option</th></tr></thead>", "<tbody>"]
         for p in e.params:
             default = '<span class="required">required</span>' if p.required \
