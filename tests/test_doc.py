@@ -55,6 +55,7 @@ task train {
     option device: str = "cpu"
     option threads: int? = None
     requires cpus=4, mem="8G", gpus=1, time="2h"
+    uses "lib/"
     output weights = "weights.bin"
     output log = "train.log"
     shell """
@@ -151,6 +152,7 @@ def test_markdown_reference(project):
     assert '**Requires:** `cpus=4`, `mem="8G"`, `gpus=1`, `time="2h"`' in md
     assert "**Action:** shell\n\n```sh\npython3 {here}/train.py --data {data.tokens} " in md
     assert "**Action:** python `scoring:main`" in md
+    assert "**Uses** (its content is part of the jobs' fingerprint): `lib/`" in md
 
     model = {r[0]: r[1:] for r in rows(md, "### config Model")[1:]}
     assert model["`encoder`"] == ["[`Encoder`](#config-encoder)",

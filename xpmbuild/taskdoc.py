@@ -237,7 +237,7 @@ def reference(decls) -> Reference:
         if d.kind == "task":
             e.outputs = list(d.outputs.items())
             e.requires = [f"{k}={literal(v)}" for k, v in d.requires.items()]
-            e.uses = [_rel(u, d.here) for u in d.uses]
+            e.uses = [_rel(u, d.here) + ("/" if os.path.isdir(u) else "") for u in d.uses]
             if d.action_kind == "python":
                 e.action = ("python", str(d.action))
             else:

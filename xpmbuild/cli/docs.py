@@ -27,9 +27,11 @@ def load_declarations(file):
 @click.option("-o", "--output", "out", metavar="OUT", type=click.Path(dir_okay=False),
               help="Write to this file instead of the standard output.")
 def doc(file, fmt, out):
-    """Write the reference of FILE's configs and tasks (and of those it imports):
-    docstrings, parameters with types and defaults, options, outputs, requirements and
-    actions, with links between types."""
+    """Write the reference of FILE's configs and tasks (Markdown or HTML).
+
+    FILE and the files it imports: docstrings, parameters with their types and defaults,
+    options, outputs, requirements and actions, with links between types. The plan is not
+    run."""
     from ..taskdoc import document
     text = document(load_declarations(file), fmt)
     if out is None:
