@@ -19,16 +19,24 @@ STATE = "state.json"
 class Job:
     def __init__(self, dir, task: str | None = None, outputs: dict | None = None,
                  status: str | None = None, reasons=None, tags: dict | None = None):
-        self.dir = Path(dir)
+        self._dir = os.fspath(dir)
+        self._path = None
         self._task = task
         self._outputs = outputs
         self._status, self._reasons, self._tags = status, reasons, tags
-        self._doc = self._state = self._params = None
+        self._doc = self._state = self._params = self._out_paths = None
+
+    @property
+    def dir(self) -> Path:
+        """The job folder."""
+        if self._path is None:
+            self._path = Path(self._dir)
+        return self._path
 
     # ------------------------------------------------------------------ identity
     @property
     def id(self) -> str:
-        return self.dir.name
+        return os.path.basename(self._dir)
 
     @property
     def short_id(self) -> str:
@@ -36,16 +44,17 @@ class Job:
 
     @property
     def task(self) -> str:
-        return self._task or self.document.get("task") or self.dir.parent.name
+        return self._task or self.document.get("task") or \
+            os.path.basename(os.path.dirname(self._dir))
 
     def __repr__(self):
         return f"<Job {self.task}/{self.short_id} {self.status}>"
 
     def __eq__(self, other):
-        return isinstance(other, Job) and other.dir == self.dir
+        return isinstance(other, Job) and other._dir == self._dir
 
     def __hash__(self):
-        return hash(self.dir)
+        return hash(self._dir)
 
     # ------------------------------------------------------------------ params.json
     @property
@@ -53,7 +62,7 @@ class Job:
         """The folder's params.json ({} when unreadable)."""
         if self._doc is None:
             try:
-                with open(self.dir / "params.json", encoding="utf-8") as f:
+                with open(os.path.join(self._dir, "params.json"), encoding="utf-8") as f:
                     doc = json.load(f)
             except (OSError, ValueError):
                 doc = {}
@@ -75,8 +84,11 @@ class Job:
 
     @property
     def outputs(self) -> dict[str, Path]:
-        rel = self._outputs if self._outputs is not None else self.document.get("outputs") or {}
-        return {name: self.dir / p for name, p in rel.items()}
+        if self._out_paths is None:
+            rel = self._outputs if self._outputs is not None else \
+                self.document.get("outputs") or {}
+            self._out_paths = {name: Path(os.path.join(self._dir, p)) for name, p in rel.items()}
+        return self._out_paths
 
     def __getattr__(self, name):
         # a dependency in a python action: data.tokens is data.outputs["tokens"]
@@ -112,7 +124,7 @@ class Job:
     def state(self) -> dict | None:
         if self._state is None:
             try:
-                with open(self.dir / STATE, encoding="utf-8") as f:
+                with open(os.path.join(self._dir, STATE), encoding="utf-8") as f:
                     st = json.load(f)
             except (OSError, ValueError):
                 st = None

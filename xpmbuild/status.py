@@ -107,7 +107,7 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
     active: dict[str, list] = {}
     ended: dict[str, tuple] = {}        # job id -> (index in found, exit code)
     for task, job_id, d in (wanted if wanted is not None else ws.all_job_dirs()):
-        state = ws.read_state(d)
+        state = ws.read_state(d, job_id)
         if state is not None and state.get("status") in ACTIVE and not ws.is_locked(d):
             code = read_exit_file(d)
             if code is not None:
