@@ -59,6 +59,7 @@ def test_cli_reference_lists_every_command(site):
     # the options come from the code: a few that must be there
     for option in ("--workspace", "--by", "--where", "--format", "--detach", "--dry-run"):
         assert option in html, option
+    assert "UNSET" not in html, "a click sentinel shown as a default (docs/hooks/)"
 
 
 def test_cli_reference_is_generated(site):
@@ -72,4 +73,4 @@ def test_nav_pages_and_titles(site):
                   "Python API", "CLI reference", "Design"):
         assert title in html, title
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
-    assert "sweep.xpm" in tutorial and "xpmbuild results" in tutorial
+    assert "sweep.xpm" in tutorial and "5-results" in _ids(tutorial)

@@ -34,7 +34,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"
-WIDTH = "100"          # the terminal width the page's tables were printed at
+WIDTH = "80"           # the terminal width the page's tables were printed at
 
 FENCE = re.compile(r"^(`{3,})\s*([\w+-]*)(.*)$")
 TITLE = re.compile(r'title="([^"]+)"')
