@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import re
+
 from .errors import XpmError
 from . import syntax as S
 from .limits import MAX_DEPTH
@@ -29,7 +31,7 @@ _TERMINAL_NAMES = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'",
     "RBRACE": "'}'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "DOT": "'.'",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
-    "MINUS": "'-'", "TRUE": "True", "FALSE": "False", "NONE": "None", "PLUS": "'+'", "OPTIONAL": "'?'", "OPTION": "'option'", "$END": "end of file",
+    "MINUS": "'-'", "LITRUN": "a list", "TRUE": "True", "FALSE": "False", "NONE": "None", "PLUS": "'+'", "OPTIONAL": "'?'", "OPTION": "'option'", "$END": "end of file",
 }
 
 
@@ -41,6 +43,49 @@ def grammar_path() -> Path:
         if candidate.exists():
             return candidate
     raise FileNotFoundError("grammar/xpm.lark not found next to the xpmbuild package")
+
+
+# Long lists of literals (a generated list of 100k numbers) would cost Lark's lexer and
+# parser some fifteen Python calls per item (a 2 MB list took 25 s). In files over
+# FAST_PATH_BYTES, such a list is found by one regex scan (which skips strings and
+# comments), read by C-speed regexes, and handed to the parser as one LITRUN token; the
+# text keeps its length and its line breaks, so every position stays exact.
+FAST_PATH_BYTES = 1 << 16
+LITERAL_RUN = 32
+_NUM = r"-?(?:\d[\d_]*(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_STR1 = r""" "(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*' """.strip()
+_LIT = rf"(?:{_NUM}|{_STR1}|True\b|False\b|None\b)"
+_STR3 = (r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""' + "|" + r"'''(?:[^'\\]|\\[\s\S]|'(?!''))*'''")
+_SCAN = re.compile(
+    rf"(?P<s>{_STR3}|{_STR1})|(?P<c>#[^\n]*)"
+    rf"|(?P<run>\[[ \t\n]*{_LIT}(?:[ \t\n]*,[ \t\n]*{_LIT}){{{LITERAL_RUN - 1},}}[ \t\n]*,?[ \t\n]*\])")
+_ITEM = re.compile(_LIT)
+_NOT_NL = re.compile(r"[^\n]")
+
+
+def literal_runs(text: str):
+    """``text`` with each long list of literals replaced by ``[\\0N\\0   ]`` (same length,
+    same line breaks), and the runs: (offset of the first item, [item texts with offsets])."""
+    if len(text) < FAST_PATH_BYTES or "\0" in text or "[" not in text:
+        return text, []
+    out, runs, last = [], [], 0
+    for m in _SCAN.finditer(text):
+        if m.lastgroup != "run":
+            continue
+        start, end = m.span()
+        inner = text[start + 1:end - 1]
+        marker = f"\0{len(runs)}\0"
+        if len(marker) > len(inner):
+            continue
+        items = [(i.group(), start + 1 + i.start()) for i in _ITEM.finditer(inner)]
+        runs.append(items)
+        blank = _NOT_NL.sub(" ", inner[len(marker):])
+        out.append(text[last:start + 1] + marker + blank)
+        last = end - 1
+    if not runs:
+        return text, []
+    out.append(text[last:])
+    return "".join(out), runs
 
 
 class _NewlinePostLexer:
@@ -153,6 +198,8 @@ def parse_text(text: str, file: str) -> S.Module:
                                  VisitError)
     parser, transformer = _parser()
     transformer.file = file
+    text, transformer.runs = literal_runs(text)
+    transformer.source = text
     postlex = getattr(parser.options, "postlex", None)
     if postlex is not None:
         postlex.file = file

@@ -213,6 +213,37 @@ class ToAst(_DeclarationRules):
         items = [x for x in c[1:] if x is not None]
         return self._nest(ListExpr(items, self._tpos(c[0])), *items)
 
+    def literal_list(self, c):
+        """A long list of literals read by parser.literal_runs: a ListExpr of Consts, each
+        at its exact position."""
+        items = self.runs[int(str(c[1]).strip("\0"))]
+        text = self.source
+        first = c[0]
+        line, line_start = first.line, first.start_pos - (first.column - 1)
+        prev = first.start_pos
+        out = []
+        for item, offset in items:
+            nl = text.count("\n", prev, offset)
+            if nl:
+                line += nl
+                line_start = text.rindex("\n", prev, offset) + 1
+            prev = offset
+            col = offset - line_start + 1
+            if len(item) < 18 and (item.isdigit() or item[0] == "-" and item[1:].isdigit()):
+                out.append(Const(int(item), Pos(self.file, line, col)))     # the usual case
+            elif item[0] in "\"'":
+                tok = Token("STRING", item, offset, line, col)
+                out.append(Const(self._string(tok), Pos(self.file, line, col)))
+            elif item in ("True", "False", "None"):
+                out.append(Const({"True": True, "False": False}.get(item),
+                                 Pos(self.file, line, col)))
+            else:
+                neg = item.startswith("-")
+                tok = Token("NUMBER", item[1:] if neg else item, offset, line, col)
+                v = self._number(tok)
+                out.append(Const(-v if neg else v, Pos(self.file, line, col)))
+        return self._nest(ListExpr(out, self._tpos(first)))
+
     def dict(self, c):
         pairs = [x for x in c[1:] if x is not None]
         return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
