@@ -74,3 +74,14 @@ def test_nav_pages_and_titles(site):
         assert title in html, title
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")
     assert "sweep.xpm" in tutorial and "5-results" in _ids(tutorial)
+
+
+def test_examples_reference_pages(site):
+    """Each example's page: its README, then what `xpmbuild doc FILE` writes (docs/hooks/)."""
+    folders = sorted(p.name for p in (ROOT / "examples").iterdir() if (p / "README.md").exists())
+    assert folders
+    for name in folders:
+        html = (site / "examples" / name / "index.html").read_text(encoding="utf-8")
+        assert "Reference of" in html, name
+    sweep = (site / "examples" / "sweep" / "index.html").read_text(encoding="utf-8")
+    assert "config-optimizer" in _ids(sweep) and "task-train" in _ids(sweep)
