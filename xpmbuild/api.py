@@ -142,11 +142,17 @@ def _count(rows) -> dict:
     return out
 
 
-def _ws_path(workspace) -> str:
+def _ws_path(workspace, settings: dict | None = None) -> str:
+    """``workspace``, else ``$XPM_WORKSPACE``, else the settings' ``workspace`` (those of
+    the experiment, else the user's and ./xpmbuild.toml), else ./xpm-workspace."""
     from .workspace import resolve_workspace
     if isinstance(workspace, Workspace):
         return workspace.path
-    return resolve_workspace(os.fspath(workspace) if workspace is not None else None)
+    if workspace is None and settings is None:
+        from .settings import load
+        settings = load(os.path.join(os.getcwd(), "_") if os.path.isfile("xpmbuild.toml")
+                        else None)
+    return resolve_workspace(os.fspath(workspace) if workspace is not None else None, settings)
 
 
 class Experiment:
@@ -169,8 +175,9 @@ class Experiment:
     def plan(self, workspace=None, targets=(), force=(), force_all=False) -> BuildView:
         """What would run, and why (a dry run)."""
         from .build import build
-        return BuildView(build(self._plan, _ws_path(workspace), targets=tuple(targets),
-                               force=tuple(force), force_all=force_all, dry_run_only=True))
+        ws = _ws_path(workspace, self.settings)
+        return BuildView(build(self._plan, ws, targets=tuple(targets), force=tuple(force),
+                               force_all=force_all, dry_run_only=True))
 
     def run(self, workspace=None, jobs: int | None = None, launcher: str | None = None,
             targets=(), keep_going=False, force=(), force_all=False, progress=None) -> BuildView:
@@ -184,7 +191,8 @@ class Experiment:
         if progress or (progress is None and in_notebook()):
             from .graph import select
             reporter = NotebookReporter(len(select(self._plan, targets)))
-        result = build(self._plan, _ws_path(workspace), targets=tuple(targets), jobs=jobs,
+        result = build(self._plan, _ws_path(workspace, self.settings), targets=tuple(targets),
+                       jobs=jobs,
                        keep_going=keep_going, force=tuple(force), force_all=force_all,
                        launcher=launcher_obj, env=self.settings.get("env"), reporter=reporter,
                        settings=self.settings)

@@ -142,7 +142,8 @@ class Job:
         if self._reasons is not None:
             return list(self._reasons)
         st = self.state or {}
-        return [st["reason"]] if st.get("reason") else []
+        recorded = st.get("reasons") if isinstance(st.get("reasons"), list) else []
+        return list(recorded) + ([st["reason"]] if st.get("reason") else [])
 
     @property
     def started(self) -> float | None:

@@ -75,12 +75,13 @@ def literal_runs(text: str):
         start, end = m.span()
         inner = text[start + 1:end - 1]
         marker = f"\0{len(runs)}\0"
-        if len(marker) > len(inner):
+        blank = _NOT_NL.sub(" ", inner)
+        spot = blank.find(" " * len(marker))        # the marker must not eat a line break
+        if spot < 0:
             continue
         items = [(i.group(), start + 1 + i.start()) for i in _ITEM.finditer(inner)]
         runs.append(items)
-        blank = _NOT_NL.sub(" ", inner[len(marker):])
-        out.append(text[last:start + 1] + marker + blank)
+        out.append(text[last:start + 1] + blank[:spot] + marker + blank[spot + len(marker):])
         last = end - 1
     if not runs:
         return text, []
