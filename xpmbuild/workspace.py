@@ -26,12 +26,11 @@ import fcntl
 import json
 import marshal
 import os
-import sqlite3
 import sys
 import time
-from urllib.parse import quote
 
 from .hashing import HashCache
+from .index import Index
 
 STATE = "state.json"
 EXIT_FILE = ".xpm-exit"
@@ -153,9 +152,7 @@ class Workspace:
         self.root = os.path.abspath(root)
         self.jobs_root = os.path.join(self.root, "jobs")
         self.meta = os.path.join(self.root, ".xpm")
-        self._db = None
-        self._db_readonly = False            # opened read-only: never written
-        self._no_index = False               # the index cannot be used: work without it
+        self.index = Index(self.meta, self.writable, self.warn)
         self._rows: dict | None = None       # id -> (size, mtime_ns, ino, ctime_ns, state)
         self._dirty_rows: dict = {}
         self.hashes: HashCache | None = None
@@ -187,123 +184,11 @@ class Workspace:
             sys.stderr.write(f"warning: {message}\n")
             sys.stderr.flush()
 
-    # ------------------------------------------------------------------ index
-    _TABLES = {
-        "files": "path TEXT PRIMARY KEY, size INT, mtime_ns INT, ino INT, hash TEXT",
-        "job_states": "id TEXT PRIMARY KEY, size INT, mtime_ns INT, ino INT, ctime_ns INT, "
-                      "state BLOB",
-    }
-
-    def _connect(self):
-        """The index, or None when there is none to use.
-
-        On a writable workspace it is opened for writing, a corrupt file (not a database)
-        is dropped and tables of a foreign schema are replaced: it is only a cache. On a
-        read-only one it is opened read-only (``mode=ro``, else ``immutable=1``) and never
-        removed; an index that cannot be opened or read is worked without."""
-        if self._db is not None or self._no_index:
-            return self._db
-        path = os.path.join(self.meta, "index.sqlite")
-        writable = self.writable()
-        if os.path.lexists(self.meta) and not os.path.isdir(self.meta):
-            return self._without_index(f"{self.meta} is not a folder")
-        if writable:
-            try:
-                os.makedirs(self.meta, exist_ok=True)
-            except OSError as err:
-                return self._without_index(f"{self.meta}: {err.strerror}")
-        if os.path.isdir(path) and not os.path.islink(path):
-            try:
-                os.rmdir(path)          # an empty folder in its place: nothing lost
-            except OSError:
-                return self._without_index(f"{path} is a folder, not an index")
-        if not writable:
-            return self._open_readonly(path)
-        for attempt in range(2):
-            try:
-                db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            except sqlite3.Error as err:
-                return self._without_index(f"{path}: {err}")
-            phase = "open"
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                phase = "schema"
-                self._schema(db, fix=True)
-            except sqlite3.Error as err:
-                db.close()
-                if attempt or not _corrupt(err, phase == "schema"):
-                    # locked for too long, or an I/O error: not a reason to drop it
-                    return self._without_index(f"{path}: {err}")
-                self.warn(f"{path} is not a valid index ({err}): dropped and rebuilt "
-                          "(it is only a cache)")
-                for suffix in ("", "-wal", "-shm"):
-                    try:
-                        os.unlink(path + suffix)
-                    except FileNotFoundError:
-                        pass
-                    except OSError as err2:
-                        return self._without_index(f"{path}{suffix}: {err2.strerror}")
-                continue
-            self._db = db
-            return db
-        return None
-
-    def _open_readonly(self, path):
-        if not os.path.isfile(path):
-            self._no_index = True
-            return None
-        uri = "file:" + quote(path)
-        for mode in ("?mode=ro", "?immutable=1"):
-            try:
-                db = sqlite3.connect(uri + mode, uri=True, timeout=5, isolation_level=None)
-            except sqlite3.Error:
-                continue
-            try:
-                if not self._schema(db, fix=False):
-                    db.close()
-                    break                # another schema: nothing of it can be used
-                self._db, self._db_readonly = db, True
-                return db
-            except sqlite3.Error:
-                db.close()
-        self._no_index = True            # read-only and unreadable: work without it
-        return None
-
-    def _schema(self, db, fix: bool) -> bool:
-        """Whether the index has our tables; with ``fix``, (re)creates those that differ."""
-        ok = True
-        for table, columns in self._TABLES.items():
-            want = [c.split()[0] for c in columns.split(", ")]
-            have = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
-            if have == want:
-                continue
-            ok = False
-            if fix:
-                if have:
-                    db.execute(f"DROP TABLE {table}")
-                db.execute(f"CREATE TABLE {table} ({columns})")
-        return ok or fix
-
-    def _without_index(self, why: str):
-        self._no_index = True
-        self.warn(f"working without the index ({why})")
-        return None
-
     def load_index(self):
-        """Load the file-hash cache and the cached job states (one query each)."""
+        """Load the file-hash cache and the cached job states (index.py; one query each)."""
         if self.hashes is not None:
             return
-        db = self._connect()
-        files, rows = {}, {}
-        if db is not None:
-            try:
-                files = {p: (s, m, i, h) for p, s, m, i, h
-                         in db.execute("SELECT path, size, mtime_ns, ino, hash FROM files")}
-                rows = {i: r for i, *r in db.execute(
-                    "SELECT id, size, mtime_ns, ino, ctime_ns, state FROM job_states")}
-            except (sqlite3.Error, ValueError, TypeError):
-                files, rows = {}, {}
+        files, rows = self.index.load()
         self.hashes = HashCache(files)
         self._rows = rows
 
@@ -311,31 +196,13 @@ class Workspace:
         """Persist new file hashes and job states in one transaction."""
         if self.hashes is None or (not self.hashes.dirty and not self._dirty_rows):
             return
-        db = self._connect()
-        if db is None or self._db_readonly:
-            return
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            if self.hashes.dirty:
-                db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
-                               [(p,) + e for p, e in self.hashes.dirty.items()])
-            if self._dirty_rows:
-                db.executemany("INSERT OR REPLACE INTO job_states VALUES (?,?,?,?,?,?)",
-                               [(i,) + r for i, r in self._dirty_rows.items()])
-            db.execute("COMMIT")
+        if self.index.save(self.hashes.dirty, self._dirty_rows):
             self.hashes.dirty.clear()
             self._dirty_rows.clear()
-        except sqlite3.DatabaseError:
-            try:
-                db.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
-                pass
 
     def close(self):
         self.save_index()
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self.index.close()
 
     # ------------------------------------------------------------------ states
     def read_state(self, job_dir: str, job_id: str | None = None) -> dict | None:
@@ -484,16 +351,6 @@ class Workspace:
                 d = os.path.join(tdir, job_id)
                 if os.path.isdir(d):
                     yield task, job_id, d
-
-
-def _corrupt(err: sqlite3.Error, schema=False) -> bool:
-    """A file that is not a database, a damaged one, or (``schema``) one whose foreign
-    schema cannot be replaced — not one that is locked, read-only or on a full disk."""
-    code = getattr(err, "sqlite_errorcode", None)
-    if code is not None:
-        # SQLITE_CORRUPT, SQLITE_NOTADB; SQLITE_ERROR while fixing the schema (a view...)
-        return code & 0xff in ((11, 26, 1) if schema else (11, 26))
-    return type(err) is sqlite3.DatabaseError or (schema and "locked" not in str(err))
 
 
 def now() -> float:
