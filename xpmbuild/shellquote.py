@@ -50,6 +50,22 @@ class _Frame:
         self.end = end            # top frame of $(...): ")" ; $((...)): "))"
 
 
+def _open_dollar(seq, i, n, stack):
+    """At a ``$``: push the frame that ``$(``, ``$((`` or ``${`` opens and return the index
+    of its last character; None when the ``$`` opens none of them."""
+    nxt = seq[i + 1] if i + 1 < n else None
+    if nxt == "(":
+        if i + 2 < n and seq[i + 2] == "(":
+            stack.append(_Frame(TOP, "))"))
+            return i + 2
+        stack.append(_Frame(TOP, ")"))
+        return i + 1
+    if nxt == "{":
+        stack.append(_Frame("param"))
+        return i + 1
+    return None
+
+
 def contexts(parts) -> list:
     """For each part: None for literal text, the context of each placeholder.
 
@@ -145,19 +161,12 @@ def contexts(parts) -> list:
             elif c == "$" and i + 1 < n and seq[i + 1] == '"':
                 stack.append(_Frame(DQ))
                 i += 1
-            elif c == "$" and i + 1 < n and seq[i + 1] == "(":
-                if i + 2 < n and seq[i + 2] == "(":
-                    stack.append(_Frame(TOP, "))"))
-                    i += 2
-                else:
-                    stack.append(_Frame(TOP, ")"))
-                    i += 1
-                word_start = True
-                i += 1
-                continue
-            elif c == "$" and i + 1 < n and seq[i + 1] == "{":
-                stack.append(_Frame("param"))
-                i += 1
+            elif c == "$" and (j := _open_dollar(seq, i, n, stack)) is not None:
+                if seq[i + 1] == "(":       # a command substitution: a word starts in it
+                    word_start = True
+                    i = j + 1
+                    continue
+                i = j
             elif c == "`":
                 stack.append(_Frame("bq"))
             elif c == "#" and word_start and not in_arith():
@@ -222,17 +231,9 @@ def contexts(parts) -> list:
                 continue
             if c == '"':
                 stack.pop()
-            elif c == "$" and i + 1 < n and seq[i + 1] == "(":
-                if i + 2 < n and seq[i + 2] == "(":
-                    stack.append(_Frame(TOP, "))"))
-                    i += 2
-                else:
-                    stack.append(_Frame(TOP, ")"))
-                    i += 1
-                word_start = True
-            elif c == "$" and i + 1 < n and seq[i + 1] == "{":
-                stack.append(_Frame("param"))
-                i += 1
+            elif c == "$" and (j := _open_dollar(seq, i, n, stack)) is not None:
+                word_start = word_start or seq[i + 1] == "("
+                i = j
             elif c == "`":
                 stack.append(_Frame("bq"))
         elif kind == ANSI:
