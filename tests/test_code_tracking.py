@@ -179,3 +179,26 @@ run()
     proj.write("scripts/new.sh", "echo new\n")
     proj.run()
     assert proj.executions() == ["run"]
+
+
+def test_a_fifo_in_a_used_folder_is_hashed_by_its_type_never_opened(tmp_path):
+    """code.py hashed code folders with a walk of its own, which opened a FIFO and hung;
+    it now uses hashing.py's folder hash, with __pycache__ and compiled files left out."""
+    proj = Project(tmp_path, """\
+task run {
+    uses "scripts/"
+    output o = "o.txt"
+    shell "echo run >> {here}/runs.log; echo x > {o}"
+}
+run()
+""", files={"scripts/a.sh": "echo a\n"})
+    os.mkfifo(proj.path("scripts/pipe"))
+    proj.run(timeout=60)
+    assert proj.executions() == ["run"]
+    os.makedirs(proj.path("scripts/__pycache__"))
+    proj.write("scripts/__pycache__/x.pyc", "junk")
+    proj.plan_json()
+    assert not proj.node("run")["will_run"]
+    proj.write("scripts/a.sh", "echo b\n")
+    proj.plan_json()
+    assert proj.node("run")["reasons"] == ["code scripts changed"]

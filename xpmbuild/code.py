@@ -171,31 +171,18 @@ def _local_imports(path: str, here: str) -> list[str]:
     return out
 
 
+def ignored(name: str, is_dir: bool) -> bool:
+    """What a code folder's hash and stat list leave out."""
+    return name in _SKIP_DIRS if is_dir else name.endswith(_SKIP_SUFFIXES)
+
+
 def code_hash(hashes, path: str) -> str | None:
-    """The content hash of a code file or folder (None when it is gone)."""
-    if not os.path.isdir(path):
-        try:
-            return hashes.file_hash(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError:
-            return None
-    import xxhash
-    h = xxhash.xxh3_128()
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-        rel = os.path.relpath(dirpath, path)
-        h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")
-        for name in sorted(filenames):
-            if name.endswith(_SKIP_SUFFIXES):
-                continue
-            try:
-                digest = hashes.file_hash(os.path.join(dirpath, name))
-            except OSError:
-                digest = "-"
-            h.update(b"F" + name.encode("utf-8", "surrogateescape") + b"\0" + digest.encode()
-                     + b"\0")
-    return "d" + h.hexdigest()
+    """The content hash of a code file or folder (None when it is gone); a folder is
+    hashed by hashing.py, without what :func:`ignored` leaves out."""
+    try:
+        return hashes.path_hash(path, ignore=ignored)
+    except OSError:
+        return None
 
 
 def code_stat_paths(path: str) -> list[str]:
@@ -205,8 +192,7 @@ def code_stat_paths(path: str) -> list[str]:
         return [path]
     out = []
     for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if not ignored(d, True))
         out.append(dirpath)
-        out += [os.path.join(dirpath, n) for n in sorted(filenames)
-                if not n.endswith(_SKIP_SUFFIXES)]
+        out += [os.path.join(dirpath, n) for n in sorted(filenames) if not ignored(n, False)]
     return out

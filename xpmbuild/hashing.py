@@ -50,7 +50,7 @@ class HashCache:
         self.dirty[path] = entry
         return digest
 
-    def path_hash(self, path: str, follow: bool = True) -> str | None:
+    def path_hash(self, path: str, follow: bool = True, ignore=None) -> str | None:
         """Hash of a file or folder; None when it does not exist.
 
         ``follow=False`` (a job's outputs): links inside a folder are hashed as links
@@ -60,12 +60,17 @@ class HashCache:
         except (FileNotFoundError, NotADirectoryError):
             return None
         if _stat.S_ISDIR(st.st_mode):
-            return self.dir_hash(path, follow)
+            return self.dir_hash(path, follow, ignore)
         return self.file_hash(path, st)
 
-    def dir_hash(self, path: str, follow: bool = True) -> str:
+    def dir_hash(self, path: str, follow: bool = True, ignore=None) -> str:
+        """``ignore(name, is_dir)``: entries left out of the hash (code folders leave out
+        ``__pycache__`` and compiled files)."""
         h = xxhash.xxh3_128()
         for dirpath, dirnames, filenames in os.walk(path):
+            if ignore is not None:
+                dirnames[:] = [d for d in dirnames if not ignore(d, True)]
+                filenames = [f for f in filenames if not ignore(f, False)]
             dirnames.sort()
             rel = os.path.relpath(dirpath, path)
             h.update(b"D" + rel.encode("utf-8", "surrogateescape") + b"\0")

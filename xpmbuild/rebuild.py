@@ -142,13 +142,16 @@ class Rebuilder:
         self._input_memo.clear()
 
     def code_hashes(self, task) -> dict:
-        """{code file: content hash} of a task (code.py), hashed once per run."""
+        """{code file: content hash} of a task (code.py), hashed once per task and run (the
+        jobs of a task share it)."""
         memo = self._code_memo
-        out = {}
-        for p in self.code.files(task):
-            if p not in memo:
-                memo[p] = code_hash(self.ws.hashes, p)
-            out[p] = memo[p]
+        out = memo.get(id(task))
+        if out is None:
+            out = memo[id(task)] = {}
+            for p in self.code.files(task):
+                if p not in memo:
+                    memo[p] = code_hash(self.ws.hashes, p)
+                out[p] = memo[p]
         return out
 
     def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str]:
