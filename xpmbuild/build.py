@@ -127,8 +127,7 @@ def _active_now(ws, n, state, by_id):
     if a.verdict == GONE:
         n.state = dict(state, status=a.status, reason=a.reason)
         return False
-    return a.status, [a.reason + ("" if "waiting" in a.reason else ": the next run waits "
-                                  "for it")]
+    return a.status, [a.reason + ": the next run waits for it"]
 
 
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,

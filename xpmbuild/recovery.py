@@ -74,7 +74,7 @@ def assess(ws: Workspace, job_dir: str, state: dict, live=None) -> Assessment:
         watcher = state.get("watcher")
         if local and isinstance(pid, int) and not pid_alive(watcher):
             return Assessment(BUSY, status, f"running (pid {pid}), left running by an xpmbuild "
-                                            "that stopped: waiting for it")
+                                            "that stopped")
         return Assessment(BUSY, status, "running in another xpmbuild process"
                           + (f" (pid {watcher})" if isinstance(watcher, int) else ""))
     code = read_exit_file(job_dir)

@@ -86,8 +86,6 @@ class LocalLauncher(Launcher):
     def running(self) -> int:
         return len(self.procs)
 
-    start_status = "queued"
-
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
         ``batch``: the requirements of the jobs about to start."""
