@@ -147,6 +147,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         else:
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
+        rebuilder.untraced_new = True
         dry_run(plan, ws, nodes, rebuilder)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True)
