@@ -115,7 +115,10 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
-        _print_json(result.to_json())
+        if sys.stdout.isatty():
+            _print_json(result.to_json())       # indented, for a person
+        else:
+            result.write_json(sys.stdout)
     elif dry_run:
         render_plan(result, console())
     else:

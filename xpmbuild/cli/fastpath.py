@@ -86,11 +86,8 @@ def parse_build_args(argv: list[str]) -> dict | None:
 
 
 def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
-    """Nothing changed since the last complete run: answer from the manifest, stat only.
-    (The table of ``plan`` is drawn by the full path.)"""
+    """Nothing changed since the last complete run: answer from the manifest, stat only."""
     from .. import noop
-    if dry_run and not as_json:
-        return False
     m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
     if m is None:
         return False
@@ -108,10 +105,52 @@ def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=No
             sys.stdout.write(json.dumps({"experiment": m["experiment"], "workspace": ws,
                                          "dry_run": dry_run})[:-1] + ', "nodes": '
                              + m["nodes_json"] + ', "summary": ' + json.dumps(summary) + "}\n")
+    elif dry_run:
+        _plan_table(m)
     else:
         sys.stdout.write(f"{n} jobs: {n} done (0 ran, {n} up to date), 0 failed, 0 skipped\n")
     sys.stdout.flush()
     return True
+
+
+class _Done:
+    """A job of the manifest, as the plan table reads a node: done, nothing to run."""
+
+    __slots__ = ("job", "status", "reasons", "will_run")
+
+    def __init__(self, node):
+        self.job = _Job(node)
+        self.status, self.reasons, self.will_run = "done", [], False
+
+
+class _Job:
+    __slots__ = ("short", "tags")
+
+    def __init__(self, node):
+        self.short = f"{node['task']}/{node['id'][:8]}"
+        self.tags = node["tags"]
+
+
+class _Plan:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+class _Result:
+    __slots__ = ("nodes", "plan")
+
+    def __init__(self, m):
+        import json
+        self.nodes = [_Done(n) for n in json.loads(m["nodes_json"])]
+        self.plan = _Plan(m["experiment"])
+
+
+def _plan_table(m):
+    """The table ``plan`` draws when every job is done (report.render_plan)."""
+    from ..report import console, render_plan
+    render_plan(_Result(m), console())
 
 
 def _workspace_usable(root: str, write: bool) -> bool:

@@ -1,0 +1,52 @@
+"""The no-op fast path of `plan` (cli/fastpath.py): when nothing changed it draws the same
+table as the full path, and any change sends it back to the full path."""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from buildutil import Project  # noqa: E402
+
+TEXT = """\
+arg n: int = {n}
+task t {{
+    i: int
+    data: path = "in.txt"
+    output o = "o.txt"
+    shell "cat {{data}} > {{o}}; echo {{i}} >> {{o}}"
+}}
+for i in range(n) {{ t(i=tag(i)) }}
+"""
+
+
+def manifests(proj):
+    return glob.glob(os.path.join(proj.ws, ".xpm", "noop-*"))
+
+
+@pytest.mark.parametrize("n", [3, 60])
+def test_fast_table_is_the_full_table(tmp_path, n):
+    proj = Project(tmp_path, TEXT.format(n=n), files={"in.txt": "x\n"})
+    proj.run()
+    proj.plan()                         # writes the plan's manifest
+    assert len(manifests(proj)) == 2    # the run's and the plan's
+    fast = proj.plan().stdout
+    for m in manifests(proj):
+        os.unlink(m)
+    full = proj.plan().stdout
+    assert fast == full
+    assert f"0 of {n} jobs" in full.replace("\n", " ")
+
+
+def test_a_changed_input_is_never_answered_from_the_manifest(tmp_path):
+    proj = Project(tmp_path, TEXT.format(n=3), files={"in.txt": "x\n"})
+    proj.run()
+    proj.plan()
+    proj.write("in.txt", "changed\n")
+    out = proj.plan().stdout
+    assert "3 of 3 jobs" in out.replace("\n", " ") and "in.txt changed" in out
+    r = proj.plan("-D", "n=4")          # another command line: its own manifest (none)
+    assert "4 of 4 jobs" in r.stdout.replace("\n", " ")
