@@ -62,8 +62,9 @@ def write_case(d: str, n: int, form: str) -> tuple[str, str]:
     return xpm, mk
 
 
-def timed(cmd, cwd=None) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one run of ``cmd`` (stdout discarded)."""
+def timed(cmd, cwd=None) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds) of one run of ``cmd`` (stdout
+    discarded). CPU time (user + system) is what a busy machine inflates least."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
@@ -73,7 +74,7 @@ def timed(cmd, cwd=None) -> tuple[float, float]:
     p.stderr.close()
     if p.returncode not in (0,):
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-2000:]}")
-    return wall, ru.ru_maxrss / 1024
+    return wall, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime
 
 
 def paired(label, xpm_cmds, make_cmd, repeat, cwd, make_cwd, before=None):
@@ -85,13 +86,16 @@ def paired(label, xpm_cmds, make_cmd, repeat, cwd, make_cwd, before=None):
         xs.append(timed(xpm_cmds(k) if callable(xpm_cmds) else xpm_cmds, cwd))
         if make_cmd is not None:
             ms.append(timed(make_cmd, make_cwd))
-    xt = statistics.median(t for t, _ in xs)
-    xm = statistics.median(m for _, m in xs)
-    line = f"{label:<38} xpmbuild {xt:6.3f}s {xm:6.0f}MB"
+    xt = statistics.median(r[0] for r in xs)
+    xm = statistics.median(r[1] for r in xs)
+    xc = statistics.median(r[2] for r in xs)
+    line = f"{label:<38} xpmbuild {xt:6.3f}s (cpu {xc:6.3f}s) {xm:6.0f}MB"
     if ms:
-        mt = statistics.median(t for t, _ in ms)
-        line += f" | make {mt:6.3f}s {statistics.median(m for _, m in ms):5.0f}MB | " \
-                f"ratio {xt / mt:5.1f}x"
+        mt = statistics.median(r[0] for r in ms)
+        mc = statistics.median(r[2] for r in ms)
+        line += f" | make {mt:6.3f}s (cpu {mc:6.3f}s) " \
+                f"{statistics.median(r[1] for r in ms):5.0f}MB | ratio {xt / mt:5.1f}x " \
+                f"(cpu {xc / max(mc, 1e-3):5.1f}x)"
     print(line + f"   (load {os.getloadavg()[0]:.2f})", flush=True)
 
 
