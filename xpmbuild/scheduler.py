@@ -28,6 +28,7 @@ import os
 import signal
 from collections import deque
 
+from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
 from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
@@ -61,17 +62,6 @@ class Node:
         self.started = None
         self.error = None
         self.skipped = False
-
-
-class Reporter:
-    """Receives scheduling events; the CLI renders them (rich or plain lines)."""
-
-    def started(self, node): pass
-    def finished(self, node): pass
-    def skipped(self, node): pass
-    def up_to_date(self, node): pass
-    def waiting_elsewhere(self, node): pass
-    def tick(self, scheduler): pass
 
 
 class Scheduler(Recovering, Launching):
