@@ -50,3 +50,22 @@ def test_a_changed_input_is_never_answered_from_the_manifest(tmp_path):
     assert "3 of 3 jobs" in out.replace("\n", " ") and "in.txt changed" in out
     r = proj.plan("-D", "n=4")          # another command line: its own manifest (none)
     assert "4 of 4 jobs" in r.stdout.replace("\n", " ")
+
+
+def test_a_plan_of_new_jobs_then_a_run_records_their_fingerprints(tmp_path):
+    """A plan decides never-built jobs without tracing them; the run that follows still
+    records each job's fingerprint and trace, and the next plan finds them up to date."""
+    import json
+    proj = Project(tmp_path, TEXT.format(n=2), files={"in.txt": "x\n"})
+    doc = json.loads(proj.plan("--json").stdout)
+    assert [n["reasons"] for n in doc["nodes"]] == [["never built"]] * 2
+    proj.run()
+    for n in doc["nodes"]:
+        with open(os.path.join(n["dir"], "state.json")) as f:
+            state = json.load(f)
+        assert state["status"] == "done" and state["fingerprint"]
+        assert state["trace"]["inputs"] and state["trace"]["action"]
+    for m in manifests(proj):
+        os.unlink(m)
+    doc = json.loads(proj.plan("--json").stdout)
+    assert doc["summary"] == {"done": 2, "jobs": 2, "will_run": 0}
