@@ -234,6 +234,8 @@ class Scheduler(Recovering, Launching):
         except OSError as e:        # an output that cannot be read
             state = dict(node.state or {}, status=FAILED, ended=now(),
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
+        if ended.resources is not None:
+            state["resources"] = ended.resources
         recorded = self._record(node, state)
         if not recorded:
             state = dict(state, status=FAILED, reason=str(node.error))

@@ -51,13 +51,14 @@ class Handle:
 class Ended:
     """How a job ended: exit code (None when unknown), and a reason in words."""
 
-    __slots__ = ("handle", "exit_code", "reason", "status")
+    __slots__ = ("handle", "exit_code", "reason", "status", "resources")
 
-    def __init__(self, handle, exit_code, reason=None, status=None):
+    def __init__(self, handle, exit_code, reason=None, status=None, resources=None):
         self.handle = handle
         self.exit_code = exit_code
         self.reason = reason
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
+        self.resources = resources      # {"wall", "cpu", "max_rss"} when measured
 
 
 def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
@@ -68,8 +69,9 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     ``command.sh`` in a subshell (a fork) with ``-eu -o pipefail`` — so an ``exec`` or a
     ``cd`` in the command cannot skip or misplace the exit record — and on exit (an EXIT
     trap) writes the exit code to ``.xpm-exit`` by an absolute path and, when the watching
-    xpmbuild (``watcher_pid``; None: never one) is gone, records the full result with
-    ``xpmbuild.finish`` (``python``: the interpreter on the job's host).
+    xpmbuild (``watcher_pid``; None: never one) is gone, ``exec``-s ``xpmbuild.finish``
+    (``python``: the interpreter on the job's host), which records the full result and the
+    command's rusage (RUSAGE_CHILDREN survives ``exec``) and exits with the job's code.
 
     ``lock_fd``: the folder's lock, inherited on that descriptor (local jobs): kept by the
     wrapper for its life, closed for the command, passed to finish. ``logs``: the wrapper
@@ -80,9 +82,10 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     d = job_dir if job_dir.startswith('"$') else shlex.quote(job_dir)
     py = python or shlex.quote(sys.executable)
     lock = f" {int(lock_fd)}" if lock_fd is not None else ""
-    finish = f"{py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
+    # execfail: when the interpreter cannot be run, the trap goes on to ``exit $rc``
+    finish = f"shopt -s execfail; exec {py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
     if watcher_pid:
-        finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {finish}"
+        finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {{ {finish}; }}"
     record = f"rc=$?; echo $rc >{d}/{EXIT_FILE}; {finish}; exit $rc"
     parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT"]
     if on_term:
