@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from ..workspace import EXIT_FILE
 
 LOCK_FD = 9     # the job folder's lock, inherited by a local job's wrapper
+ATTEMPT_FILE = ".xpm-attempt"   # XPM_ATTEMPT=N, XPM_TIME_LIMIT=S: written by retries.py
+# the job sees XPM_ATTEMPT (1, 2, ...) and, with a time limit, XPM_DEADLINE (epoch seconds:
+# Slurm's own end time when it says it, else the wrapper's start plus the limit)
+ATTEMPT_ENV = (f"XPM_ATTEMPT=1; XPM_TIME_LIMIT=; if [ -r {ATTEMPT_FILE} ]; then "
+               f". ./{ATTEMPT_FILE}; fi; export XPM_ATTEMPT; "
+               'if [ -n "$XPM_TIME_LIMIT" ]; then export XPM_DEADLINE='
+               '"${SLURM_JOB_END_TIME:-$(( ${EPOCHSECONDS:-$(date +%s)} + XPM_TIME_LIMIT ))}"; '
+               "else unset XPM_DEADLINE; fi; unset XPM_TIME_LIMIT")
 
 
 @dataclass
@@ -87,7 +95,7 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     if watcher_pid:
         finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {{ {finish}; }}"
     record = f"rc=$?; echo $rc >{d}/{EXIT_FILE}; {finish}; exit $rc"
-    parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT"]
+    parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT", ATTEMPT_ENV]
     if on_term:
         parts.append("trap 'exit 143' TERM; trap 'exit 129' HUP")
     close = f"exec {int(lock_fd)}>&-; " if lock_fd is not None else ""
