@@ -19,6 +19,7 @@ import os
 import re
 
 from .launchers.base import ATTEMPT_FILE
+from .resources import ESCALATED as ESCALATED_KEYS
 from .resources import parse_duration
 
 TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, LAUNCHER_ERROR = ("TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
@@ -29,7 +30,6 @@ _CAUSE_WORDS = ((TIMEOUT, re.compile(r"\bTIMEOUT\b|time limit reached")),
                 (NODE_FAIL, re.compile(r"\bNODE_FAIL\b|node failure")),
                 (OUT_OF_MEMORY, re.compile(r"\bOUT_OF_MEMORY\b|out of memory")),
                 (LAUNCHER_ERROR, re.compile(r"^launcher error")))
-ESCALATED = ("time", "mem")
 _MEM = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)B?", re.I)
 _MEM_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -91,18 +91,6 @@ def scale(key: str, value, factor: float):
     return value
 
 
-def validate_factors(value) -> str | None:
-    """What is wrong with an ``on_retry`` value (None: fine); checked by the language."""
-    if not isinstance(value, dict) or not value:
-        return 'on_retry must be a dict of factors, such as {"time": 2, "mem": 1.5}'
-    for k, v in value.items():
-        if k not in ESCALATED:
-            return f"on_retry: cannot escalate {k!r}; expected " + ", ".join(ESCALATED)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 1:
-            return f"on_retry: the factor of {k} must be a number >= 1, got {v!r}"
-    return None
-
-
 def attempt_summary(state: dict, attempt: int) -> dict:
     """What ``state.json``'s ``attempts`` keeps of one finished attempt."""
     out = {"attempt": attempt, "status": state.get("status"), "reason": state.get("reason"),
@@ -143,3 +131,69 @@ def write_attempt_file(job_dir: str, attempt: int, requires: dict, new: bool):
     text = f"XPM_ATTEMPT={int(attempt)}\n" + (f"XPM_TIME_LIMIT={int(limit)}\n" if limit else "")
     with open(path, "w") as f:
         f.write(text)
+
+
+class Retrying:
+    """The scheduler's half that tries jobs again (a part of :class:`~.scheduler.Scheduler`):
+    ``_begin_attempt`` when a job is prepared, ``_retry`` when it ended without success."""
+
+    def _policy(self, node) -> RetryPolicy:
+        launcher = self._launcher_of(node)
+        return RetryPolicy(node.job.task.requires, getattr(launcher, "scheduling", None))
+
+    def _requires(self, node) -> dict:
+        """The requirements of the job's current attempt (escalated by ``on_retry``)."""
+        st = node.state
+        attempt = st.get("attempt", 1) if st else 1
+        if attempt <= 1:
+            return node.job.task.requires
+        return self._policy(node).requires_for(node.job.task.requires, attempt)
+
+    def _begin_attempt(self, node, state: dict, new: bool):
+        """Complete the start record of an attempt: its number, the earlier attempts, the
+        escalated requirements; keep the earlier attempt's logs; write ``.xpm-attempt``."""
+        prev = node.state or {}
+        attempt = int(prev.get("retrying") or 1)
+        state["attempt"] = attempt
+        requires = node.job.task.requires
+        if attempt > 1:
+            state["attempts"] = list(prev.get("attempts") or [])
+            keep_logs(node.dir, attempt - 1)
+            requires = self._policy(node).requires_for(requires, attempt)
+            changed = {k: requires[k] for k in ESCALATED_KEYS
+                       if requires.get(k) != node.job.task.requires.get(k)}
+            if changed:
+                state["requires"] = changed
+        write_attempt_file(node.dir, attempt, requires, new)
+
+    def _retry(self, node, state: dict, explicit_cause=None) -> bool:
+        """After an attempt that did not succeed (``state``, not yet written): record it
+        in ``attempts`` and, when the policy says so, queue the job again (True)."""
+        attempt = int(state.get("attempt") or 1)
+        policy = self._policy(node)
+        why = state.get("reason")
+        c = cause(why, explicit_cause)
+        if c:
+            state["cause"] = c
+        if policy.retries or attempt > 1:
+            state["attempts"] = list(state.get("attempts") or []) + \
+                [attempt_summary(state, attempt)]
+        if self.stopping and not self.keep_going:
+            return False
+        if not policy.should_retry(attempt, why, state.get("exit_code"), c):
+            return False
+        state["retrying"] = attempt + 1
+        self._record(node, state)           # written, and the folder released
+        node.handle = None
+        self.counts["retried"] = self.counts.get("retried", 0) + 1
+        self.reporter.retrying(node, attempt + 1, why) if hasattr(self.reporter, "retrying") \
+            else None
+        self.to_launch.appendleft(node)
+        return True
+
+    def _attempts_done(self, state: dict):
+        """A successful end: the last attempt joins ``attempts`` when there were several."""
+        attempt = int(state.get("attempt") or 1)
+        if attempt > 1:
+            state["attempts"] = list(state.get("attempts") or []) + \
+                [attempt_summary(state, attempt)]

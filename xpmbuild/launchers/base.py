@@ -59,14 +59,16 @@ class Handle:
 class Ended:
     """How a job ended: exit code (None when unknown), and a reason in words."""
 
-    __slots__ = ("handle", "exit_code", "reason", "status", "resources")
+    __slots__ = ("handle", "exit_code", "reason", "status", "resources", "cause")
 
-    def __init__(self, handle, exit_code, reason=None, status=None, resources=None):
+    def __init__(self, handle, exit_code, reason=None, status=None, resources=None,
+                 cause=None):
         self.handle = handle
         self.exit_code = exit_code
         self.reason = reason
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
         self.resources = resources      # {"wall", "cpu", "max_rss"} when measured
+        self.cause = cause              # TIMEOUT, NODE_FAIL, OUT_OF_MEMORY (retries.py)
 
 
 def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
@@ -139,6 +141,9 @@ class Launcher:
     can_detach = False
     #: ``live_states`` can say whether jobs no xpmbuild watches still run
     can_tell_live = False
+    #: the scheduler's settings of this launcher (retries, retry_on_exit, max_jobs), set
+    #: by make_launcher
+    scheduling: dict = {}
 
     def slots(self) -> int | None:
         """How many cpu slots jobs may use at once here (None: no local limit)."""

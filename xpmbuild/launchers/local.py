@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 
+from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
 
@@ -62,6 +63,7 @@ class LocalLauncher(Launcher):
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
         self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)
+        self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
 
     def _script(self, job_dir, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
@@ -121,6 +123,7 @@ class LocalLauncher(Launcher):
             raise LauncherError(f"cannot start bash: {e}") from None
         handle = Handle(key, job_dir, pid, {"host": self.host})
         self._t0[pid] = time.monotonic()
+        self.limits.add(pid, requires, self._t0[pid])
         self._watch(pid, handle, taken, own=True)
         return handle
 
@@ -162,6 +165,8 @@ class LocalLauncher(Launcher):
             del self._fd_pid[fd]
             os.close(fd)
         self.free_gpus.extend(gpus)
+        if self.limits.ended(pid):
+            return Ended(handle, code, REASON, status="failed", resources=used, cause="TIMEOUT")
         if code is None:
             return Ended(handle, None, "the job ended without recording an exit code",
                          status="lost", resources=used)
@@ -184,7 +189,10 @@ class LocalLauncher(Launcher):
         no_fd = [pid for pid, (_, fd, _) in self.procs.items() if fd is None]
         if no_fd:      # no pidfd (old kernel, or a process that was gone): poll
             timeout = min(timeout, 0.05) if timeout is not None else 0.05
+        timeout = self.limits.timeout(timeout)
         events = self._poll.poll(None if timeout is None else int(timeout * 1000))
+        if self.limits:
+            self.limits.enforce()
         for fd, _ in events:
             pid = self._fd_pid.get(fd)
             if pid is not None:
