@@ -152,7 +152,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         return BuildResult(plan, ws, nodes, dry_run=True)
     if launcher is None:
         from .launchers.local import LocalLauncher
-        launcher = LocalLauncher(cpus=jobs)
+        launcher = LocalLauncher(slots=jobs)
     if detach and not launcher.can_detach:      # refused before anything is submitted
         raise ValueError(f"--detach needs a launcher that chains dependencies itself "
                          f"(slurm); {launcher.name} is a {launcher.type} launcher")
