@@ -173,6 +173,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
     ws.write_experiment(plan.name, list(plan.jobs.values()))
+    from .environment import Recorder
+    environment = Recorder(ws.root, plan.name, os.path.dirname(os.path.abspath(plan.file)))
     launcher.bind(ws.root)
     for one in made.values():
         one.bind(ws.root)
@@ -196,6 +198,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         result.interrupted = True
     finally:
         result.counts = scheduler.counts
+        environment.finish()
         ws.close()
         launcher.close()
         for one in made.values():
