@@ -63,3 +63,44 @@ class Queues:
     def clear(self):
         for lane in self.lanes.values():
             lane.queue.clear()
+
+
+class LaneWaits:
+    """The scheduler's waiting and cancelling across the lanes of a run (a part of
+    :class:`~.scheduler.Scheduler`)."""
+
+    def _launcher_of(self, node):
+        return (node.lane or self.lane).launcher
+
+    def _waits(self, timeout):
+        """(launcher, timeout) to wait on: one launcher blocks (a local one, woken at
+        once by a job's end), the others are only polled, when several have jobs."""
+        lanes = [lane for lane in self.to_launch.lanes.values() if lane.active]
+        if len(lanes) <= 1:
+            return [((lanes[0] if lanes else self.lane).launcher, timeout)]
+        lanes.sort(key=lambda lane: lane.launcher.type == "local")
+        block = min(timeout, 0.2) if timeout is not None else 0.2
+        return [(lane.launcher, 0 if i < len(lanes) - 1 else block)
+                for i, lane in enumerate(lanes)]
+
+    def _transitions(self, launcher):
+        for handle in launcher.pop_transitions():
+            node = self.running.get(handle.key)
+            status = handle.extra.get("status")
+            if node is not None and status and node.state and node.state.get("status") != status:
+                node.status = status
+                node.state = dict(node.state, status=status)
+                self._write(node, node.state)
+
+    def _cancel_running(self) -> dict:
+        """Cancel the running jobs on each launcher; {key: Ended} of those that ended."""
+        ended = {}
+        for lane in self.to_launch.lanes.values():
+            mine = [n.handle for n in self.running.values()
+                    if n.handle is not None and n.lane is lane]
+            if mine:
+                lane.launcher.cancel(mine)
+        for lane in self.to_launch.lanes.values():
+            if any(n.lane is lane for n in self.running.values()):
+                ended.update({e.handle.key: e for e in lane.launcher.kill_after(5.0)})
+        return ended

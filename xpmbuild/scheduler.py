@@ -31,7 +31,7 @@ from collections import deque
 from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
-from .lanes import Queues
+from .lanes import LaneWaits, Queues
 from .launching import Launching
 from .retries import Retrying
 from .reasons import reason
@@ -78,7 +78,7 @@ class Reporter:
     def tick(self, scheduler): pass
 
 
-class Scheduler(Recovering, Launching, Retrying):
+class Scheduler(Recovering, Launching, Retrying, LaneWaits):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
@@ -170,29 +170,6 @@ class Scheduler(Recovering, Launching, Retrying):
         for n in list(self.to_launch):
             self._skip(n, reason("stopped"))
         self.to_launch.clear()
-
-    def _launcher_of(self, node):
-        return (node.lane or self.lane).launcher
-
-    def _waits(self, timeout):
-        """(launcher, timeout) to wait on: one launcher blocks (a local one, woken at
-        once by a job's end), the others are only polled, when several have jobs."""
-        lanes = [lane for lane in self.to_launch.lanes.values() if lane.active]
-        if len(lanes) <= 1:
-            return [((lanes[0] if lanes else self.lane).launcher, timeout)]
-        lanes.sort(key=lambda lane: lane.launcher.type == "local")
-        block = min(timeout, 0.2) if timeout is not None else 0.2
-        return [(lane.launcher, 0 if i < len(lanes) - 1 else block)
-                for i, lane in enumerate(lanes)]
-
-    def _transitions(self, launcher):
-        for handle in launcher.pop_transitions():
-            node = self.running.get(handle.key)
-            status = handle.extra.get("status")
-            if node is not None and status and node.state and node.state.get("status") != status:
-                node.status = status
-                node.state = dict(node.state, status=status)
-                self._write(node, node.state)
 
     # ------------------------------------------------------------------ decisions
     def _dep_states(self, node):
@@ -351,15 +328,7 @@ class Scheduler(Recovering, Launching, Retrying):
                     node.lock.release()
                     node.lock = None
             return
-        ended = {}
-        for lane in self.to_launch.lanes.values():
-            mine = [n.handle for n in self.running.values()
-                    if n.handle is not None and n.lane is lane]
-            if mine:
-                lane.launcher.cancel(mine)
-        for lane in self.to_launch.lanes.values():
-            if any(n.lane is lane for n in self.running.values()):
-                ended.update({e.handle.key: e for e in lane.launcher.kill_after(5.0)})
+        ended = self._cancel_running()
         for key, node in list(self.running.items()):
             e = ended.get(key)
             self._record(node, dict(node.state or {}, status=CANCELLED, ended=now(),
