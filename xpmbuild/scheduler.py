@@ -241,7 +241,9 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         if ended.resources is not None:
             state["resources"] = ended.resources
         if state["status"] != DONE:
-            if self._retry(node, state, ended.cause):
+            # a job that ended while no xpmbuild watched (trace_from_state) is judged by
+            # _consider afterwards: built again from its first attempt, not retried here
+            if not trace_from_state and self._retry(node, state, ended.cause):
                 return True
         else:
             self._attempts_done(state)
