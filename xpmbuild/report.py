@@ -153,20 +153,23 @@ def render_plan(result, con) -> None:
     table.add_column("job")
     table.add_column("tags")
     table.add_column("status")
-    table.add_column("launcher")
-    table.add_column("why")
     routes, default = getattr(result, "routes", {}), getattr(result, "launcher_name", "local")
+    routed = any(name != default for name in routes.values())     # several launchers
+    if routed:
+        table.add_column("launcher")
+    table.add_column("why")
     shown = 0
     for n in nodes:
         if not n.will_run and len(nodes) > 50:
             continue
         shown += 1
         if shown > 500:
-            table.add_row("…", "", "", "", f"{len(will) - 500} more")
+            table.add_row("…", "", "", *([""] if routed else []), f"{len(will) - 500} more")
             break
         st = n.status
-        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st),
-                      text(routes.get(n.job.task.name, default)), text("; ".join(n.reasons)))
+        where = [text(routes.get(n.job.task.name, default))] if routed else []
+        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st), *where,
+                      text("; ".join(n.reasons)))
     con.print(table)
 
 
