@@ -69,3 +69,21 @@ def test_a_plan_of_new_jobs_then_a_run_records_their_fingerprints(tmp_path):
         os.unlink(m)
     doc = json.loads(proj.plan("--json").stdout)
     assert doc["summary"] == {"done": 2, "jobs": 2, "will_run": 0}
+
+
+def test_fast_json_is_the_full_json(tmp_path):
+    """plan --json and run --json from the manifest: the same document as the full path
+    (each node's launcher included)."""
+    import json
+    proj = Project(tmp_path, TEXT.format(n=3), files={"in.txt": "x\n"})
+    proj.run()
+    proj.plan("--json")
+    fast_plan, fast_run = proj.plan("--json").stdout, proj.run("--json").stdout
+    for m in manifests(proj):
+        os.unlink(m)
+    full_plan = json.loads(proj.plan("--json").stdout)
+    assert json.loads(fast_plan) == full_plan
+    assert all(n["launcher"] == "local" for n in full_plan["nodes"])
+    full_run = json.loads(proj.run("--json").stdout)
+    fast = json.loads(fast_run)
+    assert fast["nodes"] == full_run["nodes"]

@@ -111,7 +111,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not result.interrupted and os.path.isdir(ws):
         try:
             noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
-                        settings.get("namespace"))
+                        settings.get("namespace"), result.routes, result.launcher_name)
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
