@@ -307,7 +307,8 @@ class Workspace:
         for job in jobs:
             d = self.job_dir(job.task.name, job.id)
             lines.append(json.dumps({"id": job.id, "task": job.task.name, "dir": d,
-                                     "tags": job.tags}, sort_keys=True))
+                                     "tags": job.tags, "deps": [x.id for x in job.deps]},
+                                    sort_keys=True))
         text = "\n".join(lines) + ("\n" if lines else "")
         path = os.path.join(exp, "jobs.jsonl")
         try:
