@@ -113,8 +113,9 @@ class Monitor:
 class LiveRun:
     """A real run of EXPERIMENT (-j 4 -k) in the background and a monitor on it."""
 
-    def __init__(self, tmp_path, monitor_args=()):
-        self.proj = Project(tmp_path, EXPERIMENT)
+    def __init__(self, tmp_path, monitor_args=(), text=EXPERIMENT, jobs=(1, 2, 3)):
+        self.jobs = jobs
+        self.proj = Project(tmp_path, text)
         self.run = self.proj.popen("-j", "4", "-k")
         wait_for(lambda: os.path.isdir(os.path.join(self.proj.ws, "jobs")), 60,
                  what="the workspace")
@@ -124,7 +125,7 @@ class LiveRun:
         write(self.proj.path(f"go-{n}"), "")
 
     def close(self):
-        for n in (1, 2, 3):
+        for n in self.jobs:
             self.release(n)
         try:
             self.run.communicate(timeout=60)

@@ -20,7 +20,7 @@ function h(tag, attrs, ...children) {
     else if (k === "class") el.className = v;
     else el.setAttribute(k, v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -300,10 +300,11 @@ function jobView(id) {
     const params = Object.entries(job.params || {});
     if (!frame) {
       frame = {head: h("div"), info: h("div")};
-      show(frame.head, frame.info,
+      show(frame.head,
            h("div", {class: "cols"},
-             h("div", {}, h("h2", {}, "stdout"), logs.stdout.el),
-             h("div", {}, h("h2", {}, "stderr"), logs.stderr.el)));
+             h("div", {}, h("h2", {}, "stderr"), logs.stderr.el),
+             h("div", {}, h("h2", {}, "stdout"), logs.stdout.el)),
+           frame.info);
     }
     frame.head.replaceChildren(h("h1", {}, short(job), " ", badge(job.status)),
       h("div", {class: "controls"}, kill, msg),
