@@ -1,8 +1,9 @@
 """The monitor's JSON routes (monitor.md): experiments, jobs (filtered, sorted, paged),
 one job, its logs from an offset, kill, the task graph, the event stream, services.
 
-Every answer comes from the job table (table.py), refreshed when it is older than its
-pace (events.pace), so that a burst of requests costs one refresh.
+Every answer comes from the job table (table.py), refreshed quickly when it is older than
+its pace (events.pace), so that a burst of requests costs one refresh; the full sweeps are
+the watcher's (events.py), which a request keeps going.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _error(code: int, message: str):
 def _fresh(request):
     watcher = request.app.state.watcher
     table = request.app.state.table
-    table.fresh(pace(table, watcher.interval))
+    watcher.poke()
+    table.fresh(pace(table, watcher.interval))      # quick: the watcher sweeps
     return table
 
 
@@ -89,7 +91,7 @@ def _jobs_sync(request):
         return _error(400, "offset and limit are numbers")
     if offset or limit is not None:
         rows = rows[offset:offset + limit if limit is not None else None]
-    body = b"[" + b",".join(r.blob for r in rows) + b"]"
+    body = b"[" + b",".join([r.json() for r in rows]) + b"]"
     return Response(body, media_type="application/json",
                     headers={"X-Total-Count": str(total)})
 
@@ -124,12 +126,13 @@ def _job_sync(request):
     row = _find(table, request.path_params["id"])
     if row is None:
         return _error(404, f"no job {request.path_params['id']!r}")
+    table.recheck(row)
     st = row.state or {}
     try:
         params = json.loads(_read(row.dir + "/params.json") or "null")
     except ValueError:
         params = None
-    doc = dict(row.doc)
+    doc = dict(row.document())
     doc.update({
         "params": (params or {}).get("params", {}) if isinstance(params, dict) else {},
         "outputs": row.outputs,
@@ -190,13 +193,14 @@ def _kill_sync(request):
     row = _find(table, request.path_params["id"])
     if row is None:
         return _error(404, f"no job {request.path_params['id']!r}")
+    table.recheck(row)
     rec = JobRecord(row.id, row.task, row.dir, row.status, row.reasons, row.deps or [],
                     row.tags, row.state)
     try:
         message = kill_job(Workspace(table.root), rec, request.app.state.launchers)
     except Exception as err:         # a launcher that cannot be reached
         return JSONResponse({"ok": False, "message": f"{rec.short}: {err}"})
-    table.fresh(0)
+    table.recheck(row)
     return JSONResponse({"ok": message.endswith("cancelled"), "message": message})
 
 

@@ -2,20 +2,27 @@
 and sends each status change as an event ``job`` ({id, task, status}) and each change of
 an experiment's plan as an event ``experiment`` ({name}).
 
-Its pace follows the table's cost: it waits at least twenty times what the last refresh
-took (so the monitor uses under 5% of a core), and at least ``interval`` seconds.
+It runs while a client listens or a request came in the last minute: a quick refresh
+every ``interval`` seconds (at least twenty times what one costs), and a full sweep when
+one is due (table.py: at least twenty times what a sweep costs), so that the monitor uses
+under 5% of a core.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 KEEPALIVE = 15.0        # seconds between comments that keep idle connections open
 QUEUE = 20000           # events held for a slow client before it is told to reload
 
 
+IDLE = 60.0             # seconds the watcher goes on after the last request
+
+
 def pace(table, interval: float) -> float:
-    return max(interval, 20 * table.cost)
+    """Seconds between quick refreshes (full sweeps have their own pace, table.py)."""
+    return max(interval, 20 * table.quick_cost)
 
 
 class Watcher:
@@ -24,10 +31,12 @@ class Watcher:
         self.clients: set[asyncio.Queue] = set()
         self._task = None
         self._wake = None
+        self._loop = None
+        self.poked = -1e9
 
     def start(self):
         self._wake = asyncio.Event()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._task = loop.create_task(self._run())
 
         def heard(changed, exps):       # any refresh (the API's too), from its thread
@@ -43,9 +52,15 @@ class Watcher:
             except (asyncio.CancelledError, Exception):
                 pass
 
+    def poke(self):
+        """A request came (from any thread): keep the table fresh for a while."""
+        self.poked = time.monotonic()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
     async def _run(self):
         while True:
-            if not self.clients:
+            if not self.clients and time.monotonic() - self.poked > IDLE:
                 self._wake.clear()
                 await self._wake.wait()
             try:

@@ -63,21 +63,33 @@ class WatchingWorkspace(Workspace):
 
 class Row:
     __slots__ = ("id", "task", "dir", "key", "state", "status", "reasons", "deps", "tags",
-                 "own_tags", "outputs", "error", "doc", "blob", "mtime")
+                 "own_tags", "outputs", "error", "doc", "blob", "mtime", "ino", "seen")
 
     def __init__(self, job_id, task, d):
         self.id, self.task, self.dir = job_id, task, d
         self.key = self.state = self.doc = self.blob = None
+        self.seen = False               # read at least once
         self.status, self.reasons, self.deps, self.tags = "new", [], None, {}
         self.own_tags, self.outputs, self.error, self.mtime = {}, {}, None, 0.0
+        self.ino = None                 # its folder's inode; None: no folder
 
     def encode(self):
-        st = self.state or {}
-        self.doc = {"id": self.id, "task": self.task, "status": self.status,
-                    "tags": self.tags, "dir": self.dir, "started": st.get("started"),
-                    "ended": st.get("ended"), "reasons": self.reasons, "deps": self.deps or [],
-                    "error": self.error}
-        self.blob = json.dumps(self.doc).encode()
+        """Mark the row changed: its document is made again when next asked for."""
+        self.doc = self.blob = None
+
+    def document(self) -> dict:
+        if self.doc is None:
+            st = self.state or {}
+            self.doc = {"id": self.id, "task": self.task, "status": self.status,
+                        "tags": self.tags, "dir": self.dir, "started": st.get("started"),
+                        "ended": st.get("ended"), "reasons": self.reasons,
+                        "deps": self.deps or [], "error": self.error}
+        return self.doc
+
+    def json(self) -> bytes:
+        if self.blob is None:
+            self.blob = json.dumps(self.document()).encode()
+        return self.blob
 
 
 class Experiment:
@@ -94,7 +106,6 @@ class JobTable:
         self.launchers = launchers
         self.rows: dict[str, Row] = {}
         self.exps: dict[str, Experiment] = {}
-        self._tasks: dict[str, tuple] = {}      # task -> (mtime_ns, [(id, dir)])
         self._lock = threading.Lock()
         self.refreshed = 0.0                    # time.monotonic() of the last refresh
         self.cost = 0.0                         # seconds the last refresh took
@@ -103,16 +114,35 @@ class JobTable:
         self._live_at = -1e9
         self.listener = None                    # (changed, experiments) -> None
         self._planned: dict = {}                # id -> deps, from experiments' records
+        self._tasks: dict = {}                  # task -> (folder mtime, {id: inode})
+        self._by_ino: dict = {}                 # job folder inode -> row
+        self._hot: set = set()                  # ids of jobs that can change by themselves
+        self._locked_before: set = set()
+        self.swept = -1e9                       # time.monotonic() of the last full sweep
+        self.sweep_cost = 0.0
+        self.quick_cost = 0.0
 
     # ------------------------------------------------------------------ refreshing
-    def fresh(self, max_age: float):
-        """Refresh unless the table is younger than ``max_age`` seconds."""
+    def fresh(self, max_age: float, full=False):
+        """Refresh unless the table is younger than ``max_age`` seconds (a quick refresh
+        unless ``full``; the first is always full)."""
         if time.monotonic() - self.refreshed > max_age:
-            self.refresh()
+            self.refresh(full)
 
-    def refresh(self) -> tuple[list, list]:
+    def sweep_pace(self) -> float:
+        """Seconds between full sweeps: at least 2, at least 20 times what one costs."""
+        return max(2.0, 20 * self.sweep_cost)
+
+    def refresh(self, full: bool | None = None) -> tuple[list, list]:
         """Read what changed: ([(id, task, status)] of jobs whose status changed,
-        [names] of experiments whose record changed)."""
+        [names] of experiments whose record changed).
+
+        A full sweep stats every job's record. A quick refresh (``full=False``; None:
+        full when a sweep is due) stats only the jobs that can be changing: folders that
+        appeared or went, jobs queued or running or not yet recorded, and jobs whose folder
+        is locked now or was at the last refresh (a run writes a record only under the
+        folder's lock). A job rebuilt between two quick refreshes (a run of under half a
+        second) is seen at the next sweep."""
         with self._lock:
             t0 = time.monotonic()
             if not self._loaded:
@@ -121,57 +151,105 @@ class JobTable:
                 self.ws.hashes = HashCache()
                 self.ws.index.close()
                 self._loaded = True
-            self.ws.locks = locked_inodes()
+                full = True
+            locks = locked_inodes()
+            self.ws.locks = locks
+            if full is None:
+                full = locks is None or t0 - self.swept >= self.sweep_pace()
             self._query_launchers()
             changed_exps = self._refresh_experiments()
+            moved = self._scan_tasks()
+            if full or locks is None:
+                todo = [r for r in self.rows.values() if r.ino is not None]
+            else:
+                by_ino = self._by_ino
+                todo = [self.rows[i] for i in self._hot if i in self.rows]
+                todo += [by_ino[i] for i in (locks | self._locked_before) if i in by_ino]
             changed = []
-            seen = set()
-            for task, job_id, d in self._job_dirs():
-                seen.add(job_id)
-                row = self.rows.get(job_id)
-                if row is None:
-                    row = self.rows[job_id] = Row(job_id, task, d)
+            done = set()
+            hot = self._hot
+            for row in moved + todo:
+                if row.id in done:
+                    continue
+                done.add(row.id)
                 if self._update(row):
-                    changed.append((job_id, task, row.status))
-            for exp in self.exps.values():          # planned jobs without a folder yet
-                for job_id, task, _tags in exp.ids:
-                    if job_id not in seen and job_id not in self.rows:
-                        row = self.rows[job_id] = Row(job_id, task, self.ws.job_dir(task, job_id))
-                        self._update(row)
-            for job_id in [i for i, r in self.rows.items()
-                           if i not in seen and r.key is not None]:
-                row = self.rows[job_id]               # its folder was removed (jobs clean)
-                if self._update(row):
-                    changed.append((job_id, row.task, row.status))
+                    changed.append((row.id, row.task, row.status))
+                st = row.state
+                if row.ino is not None and (st is None or st.get("status") in ACTIVE):
+                    hot.add(row.id)
+                else:
+                    hot.discard(row.id)
+            self._locked_before = locks or set()
             if changed_exps:
                 self._retag()
             self.cost = time.monotonic() - t0
+            if full:
+                self.sweep_cost, self.swept = self.cost, t0
+            else:
+                self.quick_cost = self.cost
             self.refreshed = time.monotonic()
         if (changed or changed_exps) and self.listener is not None:
             self.listener(changed, changed_exps)
         return changed, changed_exps
 
-    def _job_dirs(self):
+    def recheck(self, row: Row):
+        """Read one job again now (its page, before a kill), whatever the pace."""
+        with self._lock:
+            self.ws.locks = locked_inodes()
+            changed = self._update(row)
+        if changed and self.listener is not None:
+            self.listener([(row.id, row.task, row.status)], [])
+
+    def _row(self, job_id, task, d):
+        row = self.rows.get(job_id)
+        if row is None:
+            row = self.rows[job_id] = Row(job_id, task, d)
+        return row
+
+    def _scan_tasks(self) -> list:
+        """Rows whose folder appeared, went or was replaced since the last scan (a task
+        folder is listed again only when its mtime changed)."""
         jobs_root = self.ws.jobs_root
         try:
-            tasks = sorted(os.listdir(jobs_root))
+            tasks = os.listdir(jobs_root)
         except OSError:
-            return
-        for task in tasks:
+            tasks = []
+        moved = []
+        for task in set(tasks) | set(self._tasks):
             tdir = f"{jobs_root}/{task}"
             try:
                 mtime = os.stat(tdir).st_mtime_ns
             except OSError:
+                mtime = None
+            old = self._tasks.get(task)
+            if old is not None and old[0] == mtime:
                 continue
-            cached = self._tasks.get(task)
-            if cached is None or cached[0] != mtime:
+            entries = {}
+            if mtime is not None:
                 try:
-                    entries = sorted((e.name, e.path) for e in os.scandir(tdir) if e.is_dir())
+                    entries = {e.name: e.inode() for e in os.scandir(tdir)
+                               if e.is_dir(follow_symlinks=False)}
                 except OSError:
-                    continue
-                cached = self._tasks[task] = (mtime, entries)
-            for job_id, d in cached[1]:
-                yield task, job_id, d
+                    entries = {}
+            before = old[1] if old else {}
+            for job_id, ino in entries.items():
+                if before.get(job_id) != ino:
+                    row = self._row(job_id, task, f"{tdir}/{job_id}")
+                    self._by_ino.pop(row.ino, None)
+                    row.ino = ino
+                    self._by_ino[ino] = row
+                    moved.append(row)
+            for job_id in before.keys() - entries.keys():
+                row = self.rows.get(job_id)
+                if row is not None:                 # removed (jobs clean, gc)
+                    self._by_ino.pop(row.ino, None)
+                    row.ino = None
+                    moved.append(row)
+            if mtime is None:
+                self._tasks.pop(task, None)
+            else:
+                self._tasks[task] = (mtime, entries)
+        return moved
 
     def _update(self, row: Row) -> bool:
         """Bring one row up to date; whether its status or reasons changed."""
@@ -181,24 +259,29 @@ class JobTable:
             row.mtime = st.st_mtime
         except OSError:
             key = None
-        if key == row.key and row.doc is not None and (
+        if key == row.key and row.seen and (
                 row.state is None or row.state.get("status") not in ACTIVE):
             return False
+        before_key = row.key
         if key != row.key:
             row.key = key
             row.state = self.ws.read_state(row.dir, row.id) if key is not None else None
-            if row.deps is None or (key is not None and not row.outputs):
-                self._read_params(row)
+            if row.deps is None:
+                planned = self._planned.get(row.id)
+                if planned is not None:
+                    row.deps = planned          # the plan's, as params.json has them
+                elif key is not None:
+                    self._read_params(row)
         before = (row.status, row.reasons)
         row.status, row.reasons = self._status(row)
-        if row.status in _ERROR_STATES and (row.doc is None or before[0] != row.status):
+        first, row.seen = not row.seen, True
+        if row.status in _ERROR_STATES and (first or before[0] != row.status
+                                            or key != before_key):
             row.error = stderr_tail(row.dir)
         elif row.status not in _ERROR_STATES:
             row.error = None
-        if row.doc is None or before != (row.status, row.reasons):
-            row.encode()
-            return True
-        return False
+        row.encode()
+        return first or before != (row.status, row.reasons)
 
     def _read_params(self, row: Row):
         try:
@@ -231,6 +314,8 @@ class JobTable:
         a = assess(self.ws, row.dir, state, self._ask if known else None)
         if a.verdict == ENDED:          # what recording it would give (never written here)
             from ..rebuild import record_end
+            if not row.outputs:
+                self._read_params(row)
             try:
                 new = record_end(self.ws, row.dir, row.id, row.outputs, state, a.exit_code,
                                  None, None, self._dep_state)
@@ -297,6 +382,10 @@ class JobTable:
             for r in recs:       # the plan's dependencies, for jobs not yet prepared
                 if isinstance(r.get("deps"), list):
                     self._planned[r["id"]] = r["deps"]
+                if r["id"] not in self.rows:        # planned: a row before its folder
+                    row = self._row(r["id"], r["task"], self.ws.job_dir(r["task"], r["id"]))
+                    row.deps = self._planned.get(r["id"])
+                    row.encode()
             changed.append(name)
         return changed
 
