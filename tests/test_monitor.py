@@ -184,3 +184,42 @@ def test_given_token_and_busy_port(tmp_path):
         assert r.returncode == 2 and "cannot serve" in r.stderr, r.stderr
     finally:
         mon.stop()
+
+
+def _snapshot(root):
+    """Every file and folder with its size, mtime and inode — but SQLite's own companions
+    of the index (-wal, -shm), which any reader of a WAL database may make, and .xpm's
+    mtime, which they change."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            if name.endswith(("-wal", "-shm")):
+                continue
+            st = os.lstat(p)
+            out[p] = (st.st_size, None if name == ".xpm" else st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def test_the_monitor_writes_nothing_in_the_workspace(tmp_path):
+    from buildutil import Project, write
+    proj = Project(tmp_path, EXPERIMENT_FAST)
+    for n in (1, 2, 3):
+        write(proj.path(f"go-{n}"), "")
+    proj.run("-k", expect=1)
+    before = _snapshot(proj.ws)
+    mon = Monitor(proj.ws, proj.env)
+    try:
+        jobs = mon.get_json("/api/jobs")
+        assert sorted(j["status"] for j in jobs) == ["done"] * 4 + ["failed"] + ["new"]
+        for j in jobs:
+            mon.get_json(f"/api/jobs/{j['id']}")
+            mon.request("GET", f"/api/jobs/{j['id']}/log/stderr")
+        mon.get_json("/api/experiments")
+        mon.get_json("/api/graph?experiment=exp")
+    finally:
+        mon.stop()
+    assert _snapshot(proj.ws) == before
+
+
+from monitorutil import EXPERIMENT as EXPERIMENT_FAST  # noqa: E402

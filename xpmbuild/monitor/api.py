@@ -36,7 +36,9 @@ def _find(table, ident: str):
     row = table.rows.get(ident)
     if row is not None:
         return row
-    found = [r for i, r in table.rows.items() if i.startswith(ident)] if len(ident) >= 4 else []
+    # list(): taken at once (the watcher's thread may add rows meanwhile)
+    found = [r for i, r in list(table.rows.items()) if i.startswith(ident)] \
+        if len(ident) >= 4 else []
     return found[0] if len(found) == 1 else None
 
 
@@ -69,8 +71,13 @@ def _jobs_sync(request):
         tags = parse_tag_filters(q.getlist("tag"))
     except ValueError as err:
         return _error(400, str(err))
-    rows = table.experiment_rows(exp)
     tasks, states = q.getlist("task"), q.getlist("status")
+    if not (tasks or states or tags or q.get("q") or q.get("sort") or q.get("limit")
+            or q.get("offset")):          # the whole list: kept encoded while unchanged
+        body, total = table.memo(("jobs", exp), lambda: _body(table.experiment_rows(exp)))
+        return Response(body, media_type="application/json",
+                        headers={"X-Total-Count": str(total)})
+    rows = table.experiment_rows(exp)
     if tasks or states or tags:
         rows = filter_records(rows, tasks, states, tags)
     text = (q.get("q") or "").strip().lower()
@@ -96,13 +103,17 @@ def _jobs_sync(request):
                     headers={"X-Total-Count": str(total)})
 
 
+def _body(rows):
+    return b"[" + b",".join([r.json() for r in rows]) + b"]", len(rows)
+
+
 async def jobs(request):
     return await run_in_threadpool(_jobs_sync, request)
 
 
 async def experiments(request):
     table = await run_in_threadpool(_fresh, request)
-    return JSONResponse(table.experiments())
+    return JSONResponse(table.memo("experiments", table.experiments))
 
 
 async def graph(request):
@@ -110,7 +121,7 @@ async def graph(request):
     exp = request.query_params.get("experiment") or None
     if exp is not None and exp not in table.exps:
         return _error(404, f"no experiment {exp!r}")
-    return JSONResponse(table.graph(exp))
+    return JSONResponse(table.memo(("graph", exp), lambda: table.graph(exp)))
 
 
 def _read(path, limit=None):

@@ -121,6 +121,8 @@ class JobTable:
         self.swept = -1e9                       # time.monotonic() of the last full sweep
         self.sweep_cost = 0.0
         self.quick_cost = 0.0
+        self.version = 0                        # changes whenever a row's document does
+        self._memo: dict = {}                   # key -> (version, value)
 
     # ------------------------------------------------------------------ refreshing
     def fresh(self, max_age: float, full=False):
@@ -180,6 +182,7 @@ class JobTable:
                 else:
                     hot.discard(row.id)
             self._locked_before = locks or set()
+            self.ws._dirty_rows.clear()         # the index is never saved here
             if changed_exps:
                 self._retag()
             self.cost = time.monotonic() - t0
@@ -275,13 +278,17 @@ class JobTable:
         before = (row.status, row.reasons)
         row.status, row.reasons = self._status(row)
         first, row.seen = not row.seen, True
+        error = row.error
         if row.status in _ERROR_STATES and (first or before[0] != row.status
                                             or key != before_key):
             row.error = stderr_tail(row.dir)
         elif row.status not in _ERROR_STATES:
             row.error = None
-        row.encode()
-        return first or before != (row.status, row.reasons)
+        changed = first or before != (row.status, row.reasons)
+        if changed or key != before_key or error != row.error:
+            row.encode()
+            self.version += 1
+        return changed
 
     def _read_params(self, row: Row):
         try:
@@ -385,7 +392,7 @@ class JobTable:
                 if r["id"] not in self.rows:        # planned: a row before its folder
                     row = self._row(r["id"], r["task"], self.ws.job_dir(r["task"], r["id"]))
                     row.deps = self._planned.get(r["id"])
-                    row.encode()
+                    self.version += 1
             changed.append(name)
         return changed
 
@@ -400,8 +407,21 @@ class JobTable:
             if new != row.tags:
                 row.tags = new
                 row.encode()
+                self.version += 1
 
     # ------------------------------------------------------------------ reading
+    def memo(self, key, make):
+        """``make()``, computed again only when a row changed since it last was."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == self.version:
+            return hit[1]
+        if len(self._memo) > 64:
+            self._memo.clear()
+        version = self.version
+        value = make()
+        self._memo[key] = (version, value)
+        return value
+
     def experiment_rows(self, name: str | None) -> list[Row]:
         if name is None:
             return list(self.rows.values())
