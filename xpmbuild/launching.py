@@ -57,6 +57,9 @@ class Launching:
             if self._write(node, state):
                 node.state = state
             self.reporter.started(node)
+            if self.on_first_start is not None:
+                first, self.on_first_start = self.on_first_start, None
+                first()
             if self.detach:     # detached: the cluster runs it after its dependencies
                 self.used -= self._need(node)
                 node.lock.release()

@@ -77,6 +77,10 @@ class PlainReporter(Reporter):
     def waiting_elsewhere(self, node):
         self._w(f"wait    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
 
+    def message(self, line):
+        self._w(line)
+        self.out.flush()
+
 
 class RichReporter(Reporter):
     """A live progress bar with counts; job starts and failures scroll above it."""
@@ -124,6 +128,9 @@ class RichReporter(Reporter):
     def waiting_elsewhere(self, node):
         self.progress.console.print(f"[blue]… {esc(node.job.short)}[/]: "
                                     f"{esc(node.reasons[0]) if node.reasons else ''}")
+
+    def message(self, line):
+        self.progress.console.print(text(line))
 
     def stop(self):
         self._update()

@@ -86,7 +86,7 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
 
 def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
            force_all, as_json, name, settings_file, detach=False, cancel_on_interrupt=False,
-           leave_running=False):
+           leave_running=False, keep_services=False):
     from ..workspace import resolve_workspace
     settings = _settings(file, settings_file)
     ws = resolve_workspace(workspace, settings)
@@ -111,11 +111,17 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not dry_run and not as_json:
         total = len(select_jobs(plan, targets))
         reporter = RichReporter(total) if sys.stderr.isatty() else PlainReporter(total=total)
+    session = None
+    if not dry_run and plan.services:
+        from ..services import ServiceSession
+        session = ServiceSession(ws, plan.name, plan.services, keep=keep_services,
+                                 say=reporter.message if reporter is not None else
+                                 lambda line: print(line, file=sys.stderr, flush=True))
     try:
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings,
+                       settings=settings, services=session,
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
     except ValueError as err:
         _fail(f"error: {err}")
@@ -180,13 +186,17 @@ def build_options(f):
               help="On Ctrl-C, cancel the running jobs without asking.")
 @click.option("--leave-running", is_flag=True,
               help="On Ctrl-C, leave the running jobs running (the next run re-attaches).")
+@click.option("--keep-services", is_flag=True,
+              help="Leave the experiment's services running when the run ends.")
 def run(file, targets, workspace, jobs, launcher_name, defines, keep_going, force, force_all,
-        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running):
+        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running,
+        keep_services):
     """Build the stale jobs of FILE (or of the TARGETS: TASK or TASK[tag=value,...])."""
     if cancel_on_interrupt and leave_running:
         raise click.UsageError("--cancel-on-interrupt and --leave-running exclude each other")
     _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running)
+           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running,
+           keep_services)
 
 
 @main.command()
