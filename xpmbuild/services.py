@@ -208,12 +208,12 @@ def _reap(proc, folder, doc, on_exit):
                 or state.get("stopping"):
             return
         state.update(state=EXITED, exit_code=code, ended=round(time.time(), 3))
+        if on_exit is not None:     # said before it is recorded (what waits on it sees both)
+            on_exit(_describe(doc, folder, state))
         try:
             _write_state(folder, state)
         except OSError:
             pass
-    if on_exit is not None:
-        on_exit(_describe(doc, folder, state))
 
 
 def _stop(folder: str, state: dict, grace: float = GRACE):
