@@ -65,8 +65,9 @@ def _fast_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=Non
     return True
 
 
-def _interrupt_policy(cancel_on_interrupt, leave_running):
-    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only."""
+def _interrupt_policy(cancel_on_interrupt, leave_running, reporter=None):
+    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only
+    (the live display stopped first, so that it does not draw over the question)."""
     if cancel_on_interrupt:
         return lambda n: True
     if leave_running:
@@ -75,6 +76,8 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
         return lambda n: True
 
     def ask(n):
+        if reporter is not None and hasattr(reporter, "pause"):
+            reporter.pause()
         try:
             return click.confirm(f"\nInterrupted: cancel the {n} running job{'s' if n > 1 else ''}"
                                  " (no: leave them running; the next run re-attaches)?",
@@ -122,7 +125,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
                        settings=settings, services=session,
-                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
+                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
+                                                      reporter))
     except ValueError as err:
         _fail(f"error: {err}")
     except OSError as err:      # the workspace failed under us (a full disk, unmounted...)
