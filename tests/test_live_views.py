@@ -217,3 +217,42 @@ def test_run_on_a_terminal_names_running_jobs_and_asks_without_drawing_over(tmp_
             proc.kill()
         term.thread.join(10)
         os.close(master)
+
+
+def test_status_watch_on_a_terminal_is_a_live_view(tmp_path):
+    ws, gate = _setup(tmp_path)
+    run = _start_run(tmp_path, ws, gate, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    master, slave = pty.openpty()
+    watch = None
+    try:
+        _wait_running(ws)
+        watch = subprocess.Popen(XPMBUILD + ["status", "--watch", "-w", str(ws), "--interval",
+                                             "0.2"], cwd=tmp_path,
+                                 env=clean_env(TERM="xterm-256color", COLUMNS="200"),
+                                 stdin=slave, stdout=slave, stderr=slave,
+                                 start_new_session=True)
+        os.close(slave)
+        slave = None
+        term = Reader(master)
+        term.wait_for(lambda t: "running (2):" in t, "the running jobs", watch)
+        gate.write_text("")
+        # redrawn in place (cursor moves, no frame separators) until the jobs are done
+        def done(t):
+            tail = t.split("▸")[-1]
+            return re.search(r"┃\s*done\s*┃\s*total", tail) and \
+                re.search(r"train\s*│\s*2\s*│\s*2", tail)
+        text = term.wait_for(done, "the jobs done", watch)
+        assert "── " not in text
+        assert "\x1b[1A" in term.text(plain=False) or "\x1b[2K" in term.text(plain=False)
+        watch.send_signal(signal.SIGINT)
+        assert watch.wait(timeout=30) == 0
+        assert "Traceback" not in term.text()
+        assert run.wait(timeout=60) == 0
+    finally:
+        gate.write_text("")
+        if slave is not None:
+            os.close(slave)
+        for p in (run, watch):
+            if p is not None and p.poll() is None:
+                p.kill()
+        os.close(master)

@@ -212,3 +212,18 @@ def test_services_errors_are_clear(tmp_path):
     code, out, err = run_cli("services", "start", "-w", ws)
     assert code == 2 and "name a service" in err
     assert "Traceback" not in err
+
+
+def test_an_up_to_date_run_starts_no_service_and_says_how(tmp_path):
+    (tmp_path / "gate").write_text("")
+    proc, ws, gate = _run(tmp_path)
+    assert proc.wait(timeout=120) == 0
+    first = _state(ws)
+    for m in (ws / ".xpm").glob("noop-*"):
+        m.unlink()                  # the full path (the fast one loads no plan at all)
+    proc, ws, gate = _run(tmp_path)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "services not started (no job ran)" in err
+    assert "xpmbuild services start --experiment main" in err
+    assert _state(ws) == first      # not started again

@@ -267,8 +267,10 @@ class ServiceSession:
         self.say = say
         self.started: list[str] = []       # the ones this run started (it stops those)
         self.ending = False
+        self.tried = False
 
     def start_all(self):
+        self.tried = True
         for name in self.names:
             before = {s["name"]: s for s in list_services(self.ws_root, self.experiment)}
             was_running = before.get(name, {}).get("state") == RUNNING
@@ -292,6 +294,9 @@ class ServiceSession:
 
     def end(self):
         self.ending = True
+        if not self.tried and self.names:
+            self.say("services not started (no job ran): `xpmbuild services start "
+                     f"--experiment {self.experiment}` starts them")
         for name in self.started:
             if self.keep:
                 info = next((s for s in list_services(self.ws_root, self.experiment)
