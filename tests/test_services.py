@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -57,8 +58,7 @@ def wait_for(cond, what, timeout=60.0, proc=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the run ended ({proc.returncode}) before {what}: "
-                                 + proc.stderr.read())
+            raise AssertionError(f"the run ended ({proc.returncode}) before {what}")
         value = cond()
         if value:
             return value
@@ -227,3 +227,51 @@ def test_an_up_to_date_run_starts_no_service_and_says_how(tmp_path):
     assert "services not started (no job ran)" in err
     assert "xpmbuild services start --experiment main" in err
     assert _state(ws) == first      # not started again
+
+
+def test_a_service_left_by_a_killed_run_is_stopped_by_the_next_run(tmp_path):
+    proc, ws, gate = _run(tmp_path)
+    try:
+        state = wait_for(lambda: (_state(ws) or {}).get("url") and _state(ws), "the service",
+                         proc=proc)
+        proc.kill()                                 # kill -9: nothing stops the service
+        proc.wait(timeout=30)
+        assert wait_for(lambda: _get(state["url"]), "the orphaned service")[0] == 200
+        second, ws, gate = _run(tmp_path)           # re-attaches the jobs, adopts the service
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(second.stderr), daemon=True)
+        reader.start()
+        wait_for(lambda: any("(already running)" in line for line in lines),
+                 "the second run to find the service", proc=second)
+        gate.write_text("")
+        assert second.wait(timeout=120) == 0
+        reader.join(30)
+        err = "".join(lines)
+        assert f"service files: {state['url']} (already running)" in err
+        assert _state(ws)["state"] == "stopped"
+        assert wait_for(lambda: _gone(state["pid"]), "the orphaned service to end")
+    finally:
+        gate.write_text("")
+        if proc.poll() is None:
+            proc.kill()
+        s = _state(ws)
+        if s and not _gone(s["pid"]):
+            os.killpg(s["pid"], 9)
+
+
+def test_a_service_started_by_hand_is_left_running_by_a_run(tmp_path):
+    (tmp_path / "gate").write_text("")
+    proc, ws, gate = _run(tmp_path)
+    assert proc.wait(timeout=120) == 0
+    code, out, err = run_cli("services", "start", "-w", ws, "files")
+    assert code == 0, err
+    state = _state(ws)
+    try:
+        proc, ws, gate = _run(tmp_path, "--force-all")
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "(already running)" in err
+        assert _state(ws)["state"] == "running" and not _gone(state["pid"])
+    finally:
+        run_cli("services", "stop", "-w", ws, "files")
+    assert wait_for(lambda: _gone(state["pid"]), "the service to end")

@@ -86,6 +86,18 @@ def _alive(state: dict) -> bool:
     return True
 
 
+def _pid_alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return _start_time(pid) != "zombie"
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -167,9 +179,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def start_service(ws_root: str, experiment: str, name: str, on_exit=None) -> dict:
+def start_service(ws_root: str, experiment: str, name: str, on_exit=None,
+                  kept: bool = True) -> dict:
     """Start a service (a running one is left as it is and described). ``on_exit(info)``
-    is called, from a thread, if it exits by itself while this process lives."""
+    is called, from a thread, if it exits by itself while this process lives. ``kept``
+    False: a run's, which it stops at its end (a later run stops it if that run died)."""
     doc, folder = _find(ws_root, experiment, name)
     with _lock:
         state = _read_state(folder)
@@ -193,7 +207,7 @@ def start_service(ws_root: str, experiment: str, name: str, on_exit=None) -> dic
         state = {"state": RUNNING, "pid": proc.pid, "pgid": proc.pid, "port": port,
                  "url": url, "started": round(time.time(), 3), "ended": None,
                  "exit_code": None, "proc_start": _start_time(proc.pid),
-                 "command": doc.get("command"), "starter": os.getpid()}
+                 "command": doc.get("command"), "starter": os.getpid(), "kept": kept}
         _write_state(folder, state)
     threading.Thread(target=_reap, args=(proc, folder, doc, on_exit), daemon=True).start()
     return _describe(doc, folder, state)
@@ -272,17 +286,21 @@ class ServiceSession:
     def start_all(self):
         self.tried = True
         for name in self.names:
-            before = {s["name"]: s for s in list_services(self.ws_root, self.experiment)}
-            was_running = before.get(name, {}).get("state") == RUNNING
+            folder = service_dir(self.ws_root, self.experiment, name)
+            before = _read_state(folder)
+            was_running = before.get("state") == RUNNING and _alive(before)
             try:
-                info = start_service(self.ws_root, self.experiment, name, self._exited)
+                info = start_service(self.ws_root, self.experiment, name, self._exited,
+                                     kept=False)
             except ServiceError as e:
                 self.say(f"service {name} did not start: {e}")
                 continue
-            if not was_running or info.get("pid") != before[name].get("pid"):
+            # this run's to stop: one it started, or one a run left by dying (not kept by
+            # --keep-services or started by `services start`, its starter gone)
+            fresh = not was_running or info.get("pid") != before.get("pid")
+            if fresh or (not before.get("kept") and not _pid_alive(before.get("starter"))):
                 self.started.append(name)
-            self.say(f"service {name}: {info['url']}"
-                     + ("" if name in self.started else " (already running)"))
+            self.say(f"service {name}: {info['url']}" + ("" if fresh else " (already running)"))
 
     def _exited(self, info):
         if self.ending:
@@ -302,6 +320,9 @@ class ServiceSession:
                 info = next((s for s in list_services(self.ws_root, self.experiment)
                              if s["name"] == name), None)
                 if info and info["state"] == RUNNING:
+                    with _lock:
+                        folder = service_dir(self.ws_root, self.experiment, name)
+                        _write_state(folder, dict(_read_state(folder), kept=True))
                     self.say(f"service {name} left running: {info['url']} (stop it with "
                              f"`xpmbuild services stop --experiment {self.experiment} {name}`)")
                 continue
