@@ -49,7 +49,8 @@ def test_example_checks(example):
     assert (code, err) == (0, ""), err
     total = sum(counts.values())
     detail = ", ".join(f"{n} {t}" for t, n in counts.items())
-    assert out.strip() == f"{xpm}: ok — {total} jobs ({detail})"
+    services = ", service tensorboard" if xpm == "tensorboard.xpm" else ""
+    assert out.strip() == f"{xpm}: ok — {total} jobs ({detail}){services}"
 
 
 @pytest.mark.parametrize("example", EXAMPLE_PLANS, ids=IDS, indirect=True)

@@ -50,7 +50,7 @@ def test_check_accepts_a_file_with_a_service(tmp_path):
     path = write_xpm(tmp_path, TRAIN + BOARD + "board(runs=[train()])\n")
     code, out, err = run_cli("check", path)
     assert code == 0, err
-    assert "1 job" in out
+    assert out.strip() == f"{path}: ok — 1 job (1 train), service board"
 
 
 @pytest.mark.parametrize("plan, line, col, fragment", [

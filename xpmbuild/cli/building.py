@@ -21,8 +21,11 @@ def check(file, defines):
     for job in plan.jobs.values():
         tasks[job.task.name] = tasks.get(job.task.name, 0) + 1
     detail = ", ".join(f"{n} {t}" for t, n in tasks.items())
+    services = ", ".join(plan.services)
     click.echo(f"{file}: ok — {len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
-               + (f" ({detail})" if detail else ""))
+               + (f" ({detail})" if detail else "")
+               + (f", service{'s' if len(plan.services) > 1 else ''} {services}"
+                  if services else ""))
 
 
 @main.command()
