@@ -133,7 +133,10 @@ def _active_now(ws, n, state, by_id):
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
-          settings: dict | None = None, on_interrupt=None) -> BuildResult:
+          settings: dict | None = None, on_interrupt=None, services=None) -> BuildResult:
+    """Build the plan's stale jobs. ``services``: a services.ServiceSession that starts
+    the experiment's services when the first job starts and ends them with the run
+    (without one, the services are recorded only, for ``xpmbuild services start``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = make_nodes(plan, ws, targets)
     unknown = [t for t in force if t not in plan.tasks]
@@ -160,6 +163,10 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
     ws.write_experiment(plan.name, list(plan.jobs.values()))
+    if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
+                                                   "services")):
+        from .servicefolder import record_services
+        record_services(ws.root, plan.name, plan)
     launcher.bind(ws.root)
 
     def launchers(name):        # for jobs an earlier run started on another launcher
@@ -168,7 +175,9 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
 
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
-                          launchers=launchers, on_interrupt=on_interrupt)
+                          launchers=launchers, on_interrupt=on_interrupt,
+                          on_first_start=services.start_all if services is not None
+                          and plan.services else None)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic())
@@ -178,6 +187,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         result.interrupted = True
     finally:
         result.counts = scheduler.counts
+        if services is not None:
+            services.end()
         ws.close()
         launcher.close()
     return result

@@ -142,7 +142,7 @@ class Recovering:
         node.decision = None
         self.running[node.job.id] = node
         self.used += self._need(node)
-        self.reporter.started(node)
+        self._started(node)
         return None
 
     def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
@@ -150,5 +150,6 @@ class Recovering:
         node.reasons = [reason("elsewhere", words=why)]
         self.elsewhere.add(node)
         self.reporter.waiting_elsewhere(node)
+        self._first_start()
         return None
 

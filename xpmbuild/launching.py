@@ -56,7 +56,7 @@ class Launching:
                           if k not in ("own", "status", "submitted")})
             if self._write(node, state):
                 node.state = state
-            self.reporter.started(node)
+            self._started(node)
             if self.detach:     # detached: the cluster runs it after its dependencies
                 self.used -= self._need(node)
                 node.lock.release()
@@ -64,6 +64,17 @@ class Launching:
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    def _started(self, node):
+        """A job started (or was re-attached): said; the first one starts the services."""
+        self.reporter.started(node)
+        self._first_start()
+
+    def _first_start(self):
+        """The first job of the run runs (started, re-attached, or running elsewhere)."""
+        if self.on_first_start is not None:
+            first, self.on_first_start = self.on_first_start, None
+            first()
 
     def _prepare(self, node) -> bool:
         """Lock, prepare and record the job before it starts (False: not started now)."""

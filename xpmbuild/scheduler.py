@@ -72,15 +72,18 @@ class Reporter:
     def up_to_date(self, node): pass
     def waiting_elsewhere(self, node): pass
     def tick(self, scheduler): pass
+    def message(self, text): pass           # a line for the user (services' URLs...)
 
 
 class Scheduler(Recovering, Launching):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
-                 poll_interval=0.2, detach=False, launchers=None, on_interrupt=None):
+                 poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
+                 on_first_start=None):
         """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
         started on another one; ``on_interrupt(n_running)``: True to cancel the running
-        jobs on Ctrl-C, False to leave them running."""
+        jobs on Ctrl-C, False to leave them running; ``on_first_start()``: called once,
+        when the first job has started (the experiment's services start then)."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -96,6 +99,7 @@ class Scheduler(Recovering, Launching):
         self.poll_interval = poll_interval
         self.detach = detach
         self.on_interrupt = on_interrupt
+        self.on_first_start = on_first_start
         self.elsewhere = Elsewhere(workspace, launcher.name, launchers)
         self.ready: deque[Node] = deque()
         self.to_launch: deque[Node] = deque()

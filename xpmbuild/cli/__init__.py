@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from . import admin, building, docs, inspecting, monitor, results  # noqa: F401  (they register commands)
+from . import admin, building, docs, inspecting, monitor, results, services  # noqa: F401  (they register commands)
 from .common import EXIT_INTERRUPTED, main
 
 __all__ = ["main", "run_main"]

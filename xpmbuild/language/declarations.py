@@ -22,4 +22,5 @@ class Declarations:
         self.defs: dict[str, M.ConfigDef] = {}
         self.configs: dict[str, M.ConfigDef] = {}
         self.tasks: dict[str, M.TaskDef] = {}
+        self.services: dict[str, M.ServiceDef] = {}
         self.sources: dict[str, str] = {m.file: m.source for m in modules}
