@@ -223,3 +223,59 @@ def test_the_monitor_writes_nothing_in_the_workspace(tmp_path):
 
 
 from monitorutil import EXPERIMENT as EXPERIMENT_FAST  # noqa: E402
+
+
+SERVICE = """\
+task t {
+    n: int
+    output o = "o.txt"
+    shell "echo {n} > {o}"
+}
+service files {
+    \"\"\"The jobs' folders over HTTP.\"\"\"
+    runs: list[t]
+    shell "exec python3 -m http.server {port} --bind 127.0.0.1 --directory {runs}"
+    url "http://127.0.0.1:{port}/"
+}
+files(runs=[t(n=tag(1)), t(n=tag(2))])
+"""
+
+
+def test_services_routes_start_and_stop_a_service(tmp_path):
+    import http.client
+    from buildutil import Project
+    proj = Project(tmp_path, SERVICE)
+    proj.run()
+    mon = Monitor(proj.ws, proj.env)
+    try:
+        assert mon.request("GET", "/api/services", auth=None)[0] == 401
+        assert mon.request("POST", "/api/services/files/start", auth=None)[0] == 401
+        listed = mon.get_json("/api/services")
+        assert [(s["name"], s["experiment"], s["state"]) for s in listed] == \
+            [("files", "exp", "stopped")]
+        status, _, body = mon.request("POST", "/api/services/files/start")
+        assert status == 200, body
+        started = json.loads(body)
+        assert started["state"] == "running" and started["url"].startswith("http://127.0.0.1:")
+        port = int(started["url"].rsplit(":", 1)[1].strip("/"))
+
+        def answers():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/")
+                return c.getresponse().status == 200
+            except OSError:
+                return False
+        wait_for(answers, 60, what="the service to answer")
+        assert mon.get_json("/api/services?experiment=exp")[0]["state"] == "running"
+        status, _, body = mon.request("POST", "/api/services/files/stop?experiment=exp")
+        assert status == 200 and json.loads(body)["state"] == "stopped"
+        assert mon.get_json("/api/services")[0]["state"] == "stopped"
+        status, _, body = mon.request("POST", "/api/services/nosuch/start")
+        assert status == 404 and "nosuch" in json.loads(body)["error"]
+    finally:
+        mon.stop()
+        from xpmbuild import services
+        for s in services.list_services(proj.ws):
+            if s["state"] == "running":
+                services.stop_service(proj.ws, s["experiment"], s["name"])
