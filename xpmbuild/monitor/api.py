@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from . import views
 from .events import pace
 
 LOG_CHUNK = 1 << 20         # at most this many bytes of a log per answer
@@ -113,7 +114,7 @@ async def jobs(request):
 
 async def experiments(request):
     table = await run_in_threadpool(_fresh, request)
-    return JSONResponse(table.memo("experiments", table.experiments))
+    return JSONResponse(table.memo("experiments", lambda: views.experiments(table)))
 
 
 async def graph(request):
@@ -121,7 +122,7 @@ async def graph(request):
     exp = request.query_params.get("experiment") or None
     if exp is not None and exp not in table.exps:
         return _error(404, f"no experiment {exp!r}")
-    return JSONResponse(table.memo(("graph", exp), lambda: table.graph(exp)))
+    return JSONResponse(table.memo(("graph", exp), lambda: views.graph(table, exp)))
 
 
 def _read(path, limit=None):

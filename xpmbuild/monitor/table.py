@@ -21,6 +21,7 @@ import threading
 import time
 
 from ..workspace import ACTIVE, STATE, Workspace
+from .judge import Judge
 
 _ERROR_STATES = ("failed", "lost", "cancelled")
 
@@ -110,8 +111,7 @@ class JobTable:
         self.refreshed = 0.0                    # time.monotonic() of the last refresh
         self.cost = 0.0                         # seconds the last refresh took
         self._loaded = False
-        self._live: dict = {}                   # launcher id -> the cluster's word
-        self._live_at = -1e9
+        self.judge = Judge(self.ws, launchers)
         self.listener = None                    # (changed, experiments) -> None
         self._planned: dict = {}                # id -> deps, from experiments' records
         self._tasks: dict = {}                  # task -> (folder mtime, {id: inode})
@@ -158,7 +158,7 @@ class JobTable:
             self.ws.locks = locks
             if full is None:
                 full = locks is None or t0 - self.swept >= self.sweep_pace()
-            self._query_launchers()
+            self.judge.query(self.rows)
             changed_exps = self._refresh_experiments()
             moved = self._scan_tasks()
             if full or locks is None:
@@ -274,9 +274,9 @@ class JobTable:
                 if planned is not None:
                     row.deps = planned          # the plan's, as params.json has them
                 elif key is not None:
-                    self._read_params(row)
+                    read_params(row)
         before = (row.status, row.reasons)
-        row.status, row.reasons = self._status(row)
+        row.status, row.reasons = self.judge.status(row, self.rows, read_params)
         first, row.seen = not row.seen, True
         error = row.error
         if row.status in _ERROR_STATES and (first or before[0] != row.status
@@ -289,77 +289,6 @@ class JobTable:
             row.encode()
             self.version += 1
         return changed
-
-    def _read_params(self, row: Row):
-        try:
-            with open(row.dir + "/params.json", encoding="utf-8") as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        if type(doc) is not dict:
-            if row.deps is None:
-                row.deps = []
-            return
-        row.deps = doc.get("deps") if isinstance(doc.get("deps"), list) else []
-        row.own_tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
-        row.outputs = doc.get("outputs") if isinstance(doc.get("outputs"), dict) else {}
-        if not row.tags:
-            row.tags = row.own_tags
-
-    def _status(self, row: Row) -> tuple[str, list]:
-        """(status, reasons) as ``status`` gives them (status.records)."""
-        state = row.state
-        if state is None:
-            return "new", []
-        status = state.get("status", "lost")
-        reasons = [state["reason"]] if state.get("reason") else []
-        if status not in ACTIVE:
-            return status, reasons
-        from ..recovery import ENDED, assess
-        launchers = self.launchers
-        known = launchers is not None and state.get("launcher") in launchers
-        a = assess(self.ws, row.dir, state, self._ask if known else None)
-        if a.verdict == ENDED:          # what recording it would give (never written here)
-            from ..rebuild import record_end
-            if not row.outputs:
-                self._read_params(row)
-            try:
-                new = record_end(self.ws, row.dir, row.id, row.outputs, state, a.exit_code,
-                                 None, None, self._dep_state)
-            except OSError:
-                return status, [a.reason]
-            return new.get("status", "lost"), [a.reason] + (
-                [new["reason"]] if new.get("reason") else [])
-        return a.status, [a.reason] if a.reason else []
-
-    def _ask(self, st):
-        lid = str(st.get("launcher_id"))
-        if lid not in self._live:
-            raise RuntimeError("no answer yet")
-        return self._live[lid]
-
-    def _query_launchers(self, every=10.0):
-        """The cluster launchers' word on their active jobs: one query per launcher,
-        at most every ``every`` seconds."""
-        if self.launchers is None or time.monotonic() - self._live_at < every:
-            return
-        self._live_at = time.monotonic()
-        active: dict = {}
-        for row in self.rows.values():
-            st = row.state
-            if st and st.get("status") in ACTIVE and st.get("launcher") in self.launchers:
-                active.setdefault(st["launcher"], []).append(st)
-        live = {}
-        for name, states in active.items():
-            try:
-                live.update(self.launchers[name].live_states(states))
-            except Exception:
-                pass
-        self._live = live
-
-    def _dep_state(self, dep_id):
-        row = self.rows.get(dep_id)
-        return row.state if row is not None else None
 
     def _refresh_experiments(self) -> list:
         base = os.path.join(self.root, "experiments")
@@ -430,31 +359,26 @@ class JobTable:
             return []
         return [self.rows[i] for i, _t, _g in exp.ids if i in self.rows]
 
-    def experiments(self) -> list[dict]:
-        out = []
-        for name in sorted(self.exps):
-            rows = self.experiment_rows(name)
-            counts: dict = {}
-            for r in rows:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            updated = max([self.exps[name].mtime] + [r.mtime for r in rows])
-            out.append({"name": name, "jobs": len(rows), "counts": counts,
-                        "updated": round(updated, 3) if updated else None})
-        return out
+    def planned_deps(self, job_id) -> list:
+        return self._planned.get(job_id, ())
 
-    def graph(self, name: str | None) -> dict:
-        """One node per task: its counts by state and the tasks it depends on."""
-        rows = self.experiment_rows(name)
-        tasks: dict = {}
-        for r in rows:
-            t = tasks.setdefault(r.task, {"task": r.task, "counts": {}, "deps": set()})
-            t["counts"][r.status] = t["counts"].get(r.status, 0) + 1
-            for d in r.deps or self._planned.get(r.id, ()):
-                dep = self.rows.get(d)
-                if dep is not None and dep.task != r.task:
-                    t["deps"].add(dep.task)
-        return {"experiment": name,
-                "tasks": [dict(t, deps=sorted(t["deps"])) for _, t in sorted(tasks.items())]}
+
+def read_params(row: Row):
+    """Fill the row's deps, own tags and outputs from its params.json."""
+    try:
+        with open(row.dir + "/params.json", encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        doc = None
+    if type(doc) is not dict:
+        if row.deps is None:
+            row.deps = []
+        return
+    row.deps = doc.get("deps") if isinstance(doc.get("deps"), list) else []
+    row.own_tags = doc.get("tags") if isinstance(doc.get("tags"), dict) else {}
+    row.outputs = doc.get("outputs") if isinstance(doc.get("outputs"), dict) else {}
+    if not row.tags:
+        row.tags = row.own_tags
 
 
 def stderr_tail(job_dir: str, limit=4096) -> str | None:
