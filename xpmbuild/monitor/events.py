@@ -37,6 +37,7 @@ class Watcher:
     def start(self):
         self._wake = asyncio.Event()
         loop = self._loop = asyncio.get_running_loop()
+        self.poked = time.monotonic()       # the table loads at once, before a request
         self._task = loop.create_task(self._run())
 
         def heard(changed, exps):       # any refresh (the API's too), from its thread

@@ -10,6 +10,7 @@ const STATES = ["done", "running", "queued", "waiting", "stale", "new", "failed"
 const PAGE = 100;
 const $view = document.getElementById("view");
 let current = null;          // the view shown: {render(), onJob(ev), stop()}
+let generation = 0;          // counts route changes: an older view's late answer is dropped
 
 // ------------------------------------------------------------------ helpers
 function h(tag, attrs, ...children) {
@@ -85,9 +86,12 @@ function fail(err) { show(h("p", {class: "error"}, String(err.message || err)));
 
 // ------------------------------------------------------------------ experiments
 function experimentsView() {
+  const gen = generation;
   const render = async () => {
-    crumbs();
     const exps = await json("/api/experiments");
+    const services = await servicesSection();
+    if (gen !== generation) return;
+    crumbs();
     const rows = exps.map(e => h("tr", {class: "click", "data-experiment": e.name,
                                         onclick: () => { location.hash = "#/exp/" + encodeURIComponent(e.name); }},
       h("td", {}, h("a", {href: "#/exp/" + encodeURIComponent(e.name)}, e.name)),
@@ -97,7 +101,7 @@ function experimentsView() {
       h("tr", {}, h("th", {}, "experiment"), h("th", {}, "jobs"), h("th", {}, "by state"),
         h("th", {}, "last update")), rows)
       : h("p", {class: "muted"}, "No experiment in this workspace yet (xpmbuild run FILE).");
-    show(h("h1", {}, "Experiments"), table, await servicesSection());
+    show(h("h1", {}, "Experiments"), table, services);
   };
   return {render: debounce(() => render().catch(fail), 1000), onJob() { this.render(); }};
 }
@@ -190,14 +194,16 @@ function experimentView(name) {
     if (st.sort) { p.set("sort", st.sort); p.set("order", st.order); }
     return "/api/jobs?" + p;
   };
+  const gen = generation;
   const render = async () => {
-    crumbs([name, null]);
     const [exps, graph, failedR, pageR] = await Promise.all([
       json("/api/experiments"), json("/api/graph?experiment=" + enc(name)),
       api(`/api/jobs?experiment=${enc(name)}&status=failed&status=lost&status=cancelled&sort=ended&order=desc&limit=50`),
       api(query())]);
     const failed = await failedR.json(), nFailed = +failedR.headers.get("X-Total-Count");
     const rows = await pageR.json(), total = +pageR.headers.get("X-Total-Count");
+    if (gen !== generation) return;
+    crumbs([name, null]);
     const exp = exps.find(e => e.name === name) || {counts: {}, jobs: 0};
     if (!box) box = buildFrame();
     box.summary.replaceChildren(h("span", {class: "muted"}, `${exp.jobs} jobs `), ...counts(exp.counts),
@@ -278,12 +284,16 @@ function jobView(id) {
     }
   };
   const tick = async () => {
+    if (gen !== generation) { timer = null; return; }
     try { await follow(); } catch (e) { /* next tick */ }
     if (job && ["running", "queued"].includes(job.status)) timer = setTimeout(tick, 1000);
     else timer = null;
   };
+  const gen = generation;
   const render = async () => {
-    job = await json("/api/jobs/" + id);
+    const answer = await json("/api/jobs/" + id);
+    if (gen !== generation) return;
+    job = answer;
     const exp = (job.experiments || [])[0];
     crumbs(...(exp ? [[exp, "#/exp/" + encodeURIComponent(exp)]] : []), [short(job), null]);
     const active = ["running", "queued"].includes(job.status);
@@ -338,6 +348,7 @@ function jobView(id) {
 // ------------------------------------------------------------------ routing, events
 function route() {
   if (current && current.stop) current.stop();
+  generation += 1;
   const parts = location.hash.replace(/^#\/?/, "").split("/");
   if (parts[0] === "exp" && parts[1]) current = experimentView(decodeURIComponent(parts.slice(1).join("/")));
   else if (parts[0] === "job" && parts[1]) current = jobView(parts[1]);
