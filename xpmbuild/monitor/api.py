@@ -139,7 +139,7 @@ def _job_sync(request):
     if row is None:
         return _error(404, f"no job {request.path_params['id']!r}")
     table.recheck(row)
-    st = row.state or {}
+    st = table.ws.read_state(row.dir) or {}         # the whole record
     try:
         params = json.loads(_read(row.dir + "/params.json") or "null")
     except ValueError:
@@ -207,7 +207,7 @@ def _kill_sync(request):
         return _error(404, f"no job {request.path_params['id']!r}")
     table.recheck(row)
     rec = JobRecord(row.id, row.task, row.dir, row.status, row.reasons, row.deps or [],
-                    row.tags, row.state)
+                    row.tags, table.ws.read_state(row.dir))     # the whole record
     try:
         message = kill_job(Workspace(table.root), rec, request.app.state.launchers)
     except Exception as err:         # a launcher that cannot be reached

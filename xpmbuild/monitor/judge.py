@@ -35,9 +35,9 @@ class Judge:
             if not row.outputs:
                 read_params(row)
 
-            def dep_state(dep_id):
+            def dep_state(dep_id):      # the whole record (the table keeps a part)
                 dep = rows.get(dep_id)
-                return dep.state if dep is not None else None
+                return self.ws.read_state(dep.dir) if dep is not None else None
             try:
                 new = record_end(self.ws, row.dir, row.id, row.outputs, state, a.exit_code,
                                  None, None, dep_state)

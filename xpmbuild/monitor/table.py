@@ -24,6 +24,10 @@ from ..workspace import ACTIVE, STATE, Workspace
 from .judge import Judge
 
 _ERROR_STATES = ("failed", "lost", "cancelled")
+# what the table keeps of an ended job's record (memory); a job's page and a kill read the
+# whole record again
+_KEPT = frozenset(("status", "reason", "started", "ended", "exit_code", "launcher",
+                   "launcher_id", "host", "history"))
 
 
 def locked_inodes() -> set | None:
@@ -64,11 +68,11 @@ class WatchingWorkspace(Workspace):
 
 class Row:
     __slots__ = ("id", "task", "dir", "key", "state", "status", "reasons", "deps", "tags",
-                 "own_tags", "outputs", "error", "doc", "blob", "mtime", "ino", "seen")
+                 "own_tags", "outputs", "error", "blob", "mtime", "ino", "seen")
 
     def __init__(self, job_id, task, d):
         self.id, self.task, self.dir = job_id, task, d
-        self.key = self.state = self.doc = self.blob = None
+        self.key = self.state = self.blob = None
         self.seen = False               # read at least once
         self.status, self.reasons, self.deps, self.tags = "new", [], None, {}
         self.own_tags, self.outputs, self.error, self.mtime = {}, {}, None, 0.0
@@ -76,19 +80,16 @@ class Row:
 
     def encode(self):
         """Mark the row changed: its document is made again when next asked for."""
-        self.doc = self.blob = None
+        self.blob = None
 
     def document(self) -> dict:
-        if self.doc is None:
-            st = self.state or {}
-            self.doc = {"id": self.id, "task": self.task, "status": self.status,
-                        "tags": self.tags, "dir": self.dir, "started": st.get("started"),
-                        "ended": st.get("ended"), "reasons": self.reasons,
-                        "deps": self.deps or [], "error": self.error}
-        return self.doc
+        st = self.state or {}
+        return {"id": self.id, "task": self.task, "status": self.status, "tags": self.tags,
+                "dir": self.dir, "started": st.get("started"), "ended": st.get("ended"),
+                "reasons": self.reasons, "deps": self.deps or [], "error": self.error}
 
     def json(self) -> bytes:
-        if self.blob is None:
+        if self.blob is None:           # kept encoded only (memory: 100k rows)
             self.blob = json.dumps(self.document()).encode()
         return self.blob
 
@@ -183,6 +184,9 @@ class JobTable:
                     hot.discard(row.id)
             self._locked_before = locks or set()
             self.ws._dirty_rows.clear()         # the index is never saved here
+            if full and self.ws._rows:
+                self.ws._rows = {}              # the first load is done: records are read
+                #                                 again only when their stat changes
             if changed_exps:
                 self._retag()
             self.cost = time.monotonic() - t0
@@ -268,7 +272,11 @@ class JobTable:
         before_key = row.key
         if key != row.key:
             row.key = key
-            row.state = self.ws.read_state(row.dir, row.id) if key is not None else None
+            # the index's cached states serve the first load only
+            row.state = self.ws.read_state(row.dir, row.id if not row.seen else None) \
+                if key is not None else None
+            if row.state is not None and row.state.get("status") not in ACTIVE:
+                row.state = {k: v for k, v in row.state.items() if k in _KEPT}
             if row.deps is None:
                 planned = self._planned.get(row.id)
                 if planned is not None:
