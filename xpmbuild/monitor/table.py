@@ -129,6 +129,8 @@ class JobTable:
     def fresh(self, max_age: float, full=False):
         """Refresh unless the table is younger than ``max_age`` seconds (a quick refresh
         unless ``full``; the first is always full)."""
+        if self._loaded and self._lock.locked():
+            return          # a refresh (the watcher's sweep) is under way: answer as is
         if time.monotonic() - self.refreshed > max_age:
             self.refresh(full)
 
