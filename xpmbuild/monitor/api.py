@@ -78,19 +78,25 @@ def _jobs_sync(request):
         body, total = table.memo(("jobs", exp), lambda: _body(table.experiment_rows(exp)))
         return Response(body, media_type="application/json",
                         headers={"X-Total-Count": str(total)})
-    rows = table.experiment_rows(exp)
-    if tasks or states or tags:
-        rows = filter_records(rows, tasks, states, tags)
-    text = (q.get("q") or "").strip().lower()
-    if text:
-        rows = [r for r in rows if text in r.id or text in r.task.lower()
-                or any(text in f"{k}={v}".lower() for k, v in r.tags.items())
-                or (r.error and text in r.error.lower())]
     sort = q.get("sort")
-    if sort:
-        if sort not in SORTS and not sort.startswith("tag:"):
-            return _error(400, f"sort by one of {', '.join(SORTS)} or tag:NAME")
-        rows = sorted(rows, key=_sort_key(sort), reverse=q.get("order") == "desc")
+    if sort and sort not in SORTS and not sort.startswith("tag:"):
+        return _error(400, f"sort by one of {', '.join(SORTS)} or tag:NAME")
+    text = (q.get("q") or "").strip().lower()
+
+    def select():
+        rows = table.experiment_rows(exp)
+        if tasks or states or tags:
+            rows = filter_records(rows, tasks, states, tags)
+        if text:
+            rows = [r for r in rows if text in r.id or text in r.task.lower()
+                    or any(text in f"{k}={v}".lower() for k, v in r.tags.items())
+                    or (r.error and text in r.error.lower())]
+        if sort:
+            rows = sorted(rows, key=_sort_key(sort), reverse=q.get("order") == "desc")
+        return rows
+    # kept while no row changes: paging through a sorted table sorts it once
+    rows = table.memo(("select", exp, tuple(tasks), tuple(states), tuple(sorted(tags.items())),
+                       text, sort, q.get("order")), select)
     total = len(rows)
     try:
         offset = max(0, int(q.get("offset") or 0))
