@@ -20,6 +20,7 @@ import re
 
 from . import model as M
 from .actions import render_parts, to_text
+from .servicedef import ServiceCall
 from .workspace import atomic_write
 
 SERVICE_FILE = "service.json"
@@ -89,7 +90,7 @@ def _is_jobs(t: M.Type) -> bool:
 class _Values:
     """The values of a service call, as a service sees them: absolute paths, link folders."""
 
-    def __init__(self, call: M.ServiceCall, folder: str, ws_root: str):
+    def __init__(self, call: ServiceCall, folder: str, ws_root: str):
         self.call, self.folder, self.ws_root = call, folder, ws_root
         self.links: dict = {}       # param -> link folder
 
@@ -153,7 +154,7 @@ def _split_at_port(parts, template) -> list:
     return chunks
 
 
-def service_document(call: M.ServiceCall, experiment: str, ws_root: str) -> dict:
+def service_document(call: ServiceCall, experiment: str, ws_root: str) -> dict:
     """Render a service call: its links are made; returns what service.json records."""
     definition = call.definition
     folder = service_dir(ws_root, experiment, definition.name)

@@ -12,6 +12,7 @@ import os
 import re
 
 from .. import model as M
+from ..servicedef import ServiceDef
 from .. import shellquote
 from ..resources import parse_duration
 from . import syntax as S
@@ -72,7 +73,7 @@ def check(path: str) -> Declarations:
                                                                           "choice"):
                 raise d.pos.error(f"{d.name!r} is a built-in name and cannot be declared")
             syntax_of[d.name] = d
-            cls = {"task": M.TaskDef, "service": M.ServiceDef}.get(d.kind, M.ConfigDef)
+            cls = {"task": M.TaskDef, "service": ServiceDef}.get(d.kind, M.ConfigDef)
             definition = cls(name=d.name, file=d.file, here=os.path.dirname(d.file),
                              doc=d.doc, pos=d.pos)
             decls.defs[d.name] = definition
