@@ -163,7 +163,7 @@ def service_document(call: ServiceCall, experiment: str, ws_root: str) -> dict:
 
     def is_port(part):
         return part == ("port",)
-    command = _split_at_port(render_parts(definition.action, values.lookup, is_port),
+    command = _split_at_port(render_parts(definition.action, _Values.lookup, values, is_port),
                              definition.action)
     url_parts = [p if type(p) is str else (None if is_port(p) else to_text(values.lookup(p)))
                  for p in definition.url.parts]
