@@ -175,7 +175,7 @@ def service_document(call: ServiceCall, experiment: str, ws_root: str) -> dict:
 
 def record_services(ws_root: str, experiment: str, plan: M.Plan) -> list[str]:
     """Write the service folders of the plan's services (names returned, in plan order);
-    a service folder of a service the plan no longer offers loses its service.json."""
+    a service the plan no longer offers is stopped and loses its service.json."""
     names = []
     for call in plan.services.values():
         doc = service_document(call, experiment, ws_root)
@@ -195,7 +195,12 @@ def record_services(ws_root: str, experiment: str, plan: M.Plan) -> list[str]:
     except FileNotFoundError:
         present = []
     for name in present:
-        if name not in names:
+        if name not in names and read_service(os.path.join(root, name)) is not None:
+            from .services import ServiceError, stop_service
+            try:        # no longer offered: stopped if it runs, then unlisted
+                stop_service(ws_root, experiment, name)
+            except (ServiceError, OSError):
+                pass
             try:
                 os.unlink(os.path.join(root, name, SERVICE_FILE))
             except OSError:
