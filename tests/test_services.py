@@ -49,8 +49,8 @@ files(runs=ms, py=py)
 '''
 
 
-def _xpm(tmp_path):
-    return write_xpm(tmp_path, XPM)
+def _xpm(tmp_path, text=XPM):
+    return write_xpm(tmp_path, text)
 
 
 def wait_for(cond, what, timeout=60.0, proc=None):
@@ -100,10 +100,11 @@ def _gone(pid):
         return True
 
 
-def _run(tmp_path, *extra):
+def _run(tmp_path, *extra, text=XPM):
     ws = tmp_path / "ws"
     gate = tmp_path / "gate"
-    proc = subprocess.Popen([sys.executable, "-m", "xpmbuild.cli", "run", str(_xpm(tmp_path)),
+    proc = subprocess.Popen([sys.executable, "-m", "xpmbuild.cli", "run",
+                             str(_xpm(tmp_path, text)),
                              "-w", str(ws), "-j", "4", "-D", f"gate={gate}",
                              "-D", f"py={sys.executable}", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -275,3 +276,22 @@ def test_a_service_started_by_hand_is_left_running_by_a_run(tmp_path):
     finally:
         run_cli("services", "stop", "-w", ws, "files")
     assert wait_for(lambda: _gone(state["pid"]), "the service to end")
+
+
+def test_a_service_the_plan_no_longer_offers_is_stopped_and_unlisted(tmp_path):
+    (tmp_path / "gate").write_text("")
+    proc, ws, gate = _run(tmp_path, "--keep-services")
+    assert proc.wait(timeout=120) == 0
+    state = _state(ws)
+    try:
+        assert state["state"] == "running"
+        proc, ws, gate = _run(tmp_path, "--force-all",
+                              text=XPM.replace("files(runs=ms, py=py)\n", ""))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert wait_for(lambda: _gone(state["pid"]), "the service to end")
+        code, out, err = run_cli("services", "list", "-w", ws, "--json")
+        assert json.loads(out)["services"] == []
+    finally:
+        if not _gone(state["pid"]):
+            os.killpg(state["pid"], 9)

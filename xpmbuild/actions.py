@@ -110,9 +110,9 @@ def _lookup(job: M.Job, chain):
     return value
 
 
-def render_parts(template: M.Template, value_of, keep=None) -> list:
+def render_parts(template: M.Template, value_of, subject=None, keep=None) -> list:
     """Each part of a shell template rendered: text as it is, a placeholder's value
-    (``value_of(part)``) quoted for where it lands; None for a placeholder that
+    (``value_of(subject, part)``) quoted for where it lands; None for a placeholder that
     ``keep(part)`` says to leave as it is (the caller fills it)."""
     out = []
     contexts = template.contexts or [None] * len(template.parts)
@@ -122,7 +122,7 @@ def render_parts(template: M.Template, value_of, keep=None) -> list:
         elif keep is not None and keep(part):
             out.append(None)
         else:
-            value = value_of(part)
+            value = value_of(subject, part)
             words = to_words(value)
             if words is None and (context is None or context == _TOP):
                 out.append(_quote(to_text(value)))
@@ -142,13 +142,14 @@ def render_shell(job: M.Job, mask_options: bool = False) -> str:
     ``mask_options``: leave ``{option}`` placeholders as they are, for the fingerprint
     (options are left out of identity and fingerprint: changing one rebuilds nothing).
     """
-    params = job.task.params
     template = job.task.action
-    keep = None
-    if mask_options:
-        def keep(part):
-            return part[0] in params and params[part[0]].option
-    parts = render_parts(template, lambda part: _lookup(job, part), keep)
+    if not (mask_options and job.task.has_options):
+        return "".join(render_parts(template, _lookup, job))
+    params = job.task.params
+
+    def keep(part):
+        return part[0] in params and params[part[0]].option
+    parts = render_parts(template, _lookup, job, keep)
     return "".join(p if p is not None else "{" + ".".join(part) + "}"
                    for p, part in zip(parts, template.parts))
 

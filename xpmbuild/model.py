@@ -461,31 +461,6 @@ class TaskDef(ConfigDef):
 
 
 @dataclass(eq=False)
-class ServiceDef(ConfigDef):
-    """A checked ``service`` declaration (monitor.md): parameters, a shell template and a
-    url template, both of which may name ``{port}`` (a free port chosen at start)."""
-
-    action: object = None                          # Template of the shell text
-    url: object = None                             # Template of the url
-    kind = "service"
-
-
-class ServiceCall:
-    """A service attached to the experiment by a call in the plan: no job, no identity."""
-
-    __slots__ = ("definition", "values", "pos")
-
-    def __init__(self, definition, values, pos=None):
-        self.definition = definition
-        self.values = values
-        self.pos = pos
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
-
-
-@dataclass(eq=False)
 class Plan:
     """The result of evaluating an experiment file: its jobs, in creation order.
 
@@ -500,7 +475,7 @@ class Plan:
     configs: dict = field(default_factory=dict)    # name -> ConfigDef
     args: dict = field(default_factory=dict)       # name -> value
     sources: list = field(default_factory=list)    # every .xpm file read
-    services: dict = field(default_factory=dict)   # name -> ServiceCall
+    services: dict = field(default_factory=dict)   # name -> servicedef.ServiceCall
 
     def __len__(self):
         return len(self.jobs)

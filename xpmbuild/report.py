@@ -43,6 +43,20 @@ def status_text(status):
 fmt_tags = format_tags      # one formatting of tags (graph.py)
 
 
+def fmt_resources(res) -> str:
+    """``state.json``'s ``resources`` in words: "12.3s wall, 11.9s cpu, 105 MB"."""
+    if not isinstance(res, dict):
+        return ""
+    out = []
+    for key, unit in (("wall", "s wall"), ("cpu", "s cpu")):
+        if isinstance(res.get(key), (int, float)):
+            out.append(f"{res[key]:.1f}{unit}")
+    rss = res.get("max_rss")
+    if isinstance(rss, (int, float)):
+        out.append(f"{rss / 1e6:.0f} MB" if rss >= 1e6 else f"{rss / 1e3:.0f} kB")
+    return ", ".join(out)
+
+
 def label(job) -> str:
     tags = fmt_tags(job.tags)
     return job.short + (f" [{tags}]" if tags else "")
@@ -190,6 +204,10 @@ def render_plan(result, con) -> None:
     table.add_column("job")
     table.add_column("tags")
     table.add_column("status")
+    routes, default = getattr(result, "routes", {}), getattr(result, "launcher_name", "local")
+    routed = any(name != default for name in routes.values())     # several launchers
+    if routed:
+        table.add_column("launcher")
     table.add_column("why")
     shown = 0
     for n in nodes:
@@ -197,10 +215,11 @@ def render_plan(result, con) -> None:
             continue
         shown += 1
         if shown > 500:
-            table.add_row("…", "", "", f"{len(will) - 500} more")
+            table.add_row("…", "", "", *([""] if routed else []), f"{len(will) - 500} more")
             break
         st = n.status
-        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st),
+        where = [text(routes.get(n.job.task.name, default))] if routed else []
+        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st), *where,
                       text("; ".join(n.reasons)))
     con.print(table)
 

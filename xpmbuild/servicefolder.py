@@ -20,6 +20,7 @@ import re
 
 from . import model as M
 from .actions import render_parts, to_text
+from .servicedef import ServiceCall
 from .workspace import atomic_write
 
 SERVICE_FILE = "service.json"
@@ -89,7 +90,7 @@ def _is_jobs(t: M.Type) -> bool:
 class _Values:
     """The values of a service call, as a service sees them: absolute paths, link folders."""
 
-    def __init__(self, call: M.ServiceCall, folder: str, ws_root: str):
+    def __init__(self, call: ServiceCall, folder: str, ws_root: str):
         self.call, self.folder, self.ws_root = call, folder, ws_root
         self.links: dict = {}       # param -> link folder
 
@@ -153,7 +154,7 @@ def _split_at_port(parts, template) -> list:
     return chunks
 
 
-def service_document(call: M.ServiceCall, experiment: str, ws_root: str) -> dict:
+def service_document(call: ServiceCall, experiment: str, ws_root: str) -> dict:
     """Render a service call: its links are made; returns what service.json records."""
     definition = call.definition
     folder = service_dir(ws_root, experiment, definition.name)
@@ -162,7 +163,7 @@ def service_document(call: M.ServiceCall, experiment: str, ws_root: str) -> dict
 
     def is_port(part):
         return part == ("port",)
-    command = _split_at_port(render_parts(definition.action, values.lookup, is_port),
+    command = _split_at_port(render_parts(definition.action, _Values.lookup, values, is_port),
                              definition.action)
     url_parts = [p if type(p) is str else (None if is_port(p) else to_text(values.lookup(p)))
                  for p in definition.url.parts]
@@ -174,7 +175,7 @@ def service_document(call: M.ServiceCall, experiment: str, ws_root: str) -> dict
 
 def record_services(ws_root: str, experiment: str, plan: M.Plan) -> list[str]:
     """Write the service folders of the plan's services (names returned, in plan order);
-    a service folder of a service the plan no longer offers loses its service.json."""
+    a service the plan no longer offers is stopped and loses its service.json."""
     names = []
     for call in plan.services.values():
         doc = service_document(call, experiment, ws_root)
@@ -194,7 +195,12 @@ def record_services(ws_root: str, experiment: str, plan: M.Plan) -> list[str]:
     except FileNotFoundError:
         present = []
     for name in present:
-        if name not in names:
+        if name not in names and read_service(os.path.join(root, name)) is not None:
+            from .services import ServiceError, stop_service
+            try:        # no longer offered: stopped if it runs, then unlisted
+                stop_service(ws_root, experiment, name)
+            except (ServiceError, OSError):
+                pass
             try:
                 os.unlink(os.path.join(root, name, SERVICE_FILE))
             except OSError:

@@ -127,7 +127,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings, services=session,
+                       settings=settings, launcher_name=launcher_name, services=session,
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
                                                       reporter))
     except ValueError as err:

@@ -10,6 +10,7 @@ file or folder.
 from __future__ import annotations
 
 from .. import model as M
+from ..servicedef import ServiceCall
 from .errors import display_path
 
 
@@ -164,7 +165,7 @@ class Calls:
                                 f"experiment (line {first.pos.line}): each service is "
                                 "attached once")
             return None
-        self.plan.services[definition.name] = M.ServiceCall(definition, values, pos)
+        self.plan.services[definition.name] = ServiceCall(definition, values, pos)
         return None
 
     def make_job(self, definition, kwargs, pos):
