@@ -19,7 +19,7 @@ try:
     runpy.run_module("xpmbuild.cli", run_name="__main__")
 except SystemExit:
     pass
-heavy = ("networkx", "xpmbuild.launchers.slurm", "xpmbuild.launchers.oar", "sh")
+heavy = ("networkx", "starlette", "uvicorn", "xpmbuild.monitor", "xpmbuild.launchers.slurm", "xpmbuild.launchers.oar", "sh")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)),
       file=sys.stderr)
 """

@@ -156,9 +156,12 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
           settings: dict | None = None, on_interrupt=None,
-          launcher_name: str | None = None) -> BuildResult:
+          launcher_name: str | None = None, services=None) -> BuildResult:
     """``launcher``: the run's launcher (default: local), ``launcher_name`` its name when
-    none is made (a dry run); jobs are routed to others by the settings (routing.py)."""
+    none is made (a dry run); jobs are routed to others by the settings (routing.py).
+    ``services``: a services.ServiceSession that starts the experiment's services when
+    the first job starts and ends them with the run (without one, the services are
+    recorded only, for ``xpmbuild services start``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = make_nodes(plan, ws, targets)
     settings = settings or {}
@@ -193,6 +196,10 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
     ws.write_experiment(plan.name, list(plan.jobs.values()))
+    if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
+                                                   "services")):
+        from .servicefolder import record_services
+        record_services(ws.root, plan.name, plan)
     from .environment import Recorder
     environment = Recorder(ws.root, plan.name, os.path.dirname(os.path.abspath(plan.file)))
     launcher.bind(ws.root)
@@ -208,7 +215,9 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
 
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
-                          launchers=launchers, on_interrupt=on_interrupt, route=route)
+                          launchers=launchers, on_interrupt=on_interrupt, route=route,
+                          on_first_start=services.start_all if services is not None
+                          and plan.services else None)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic(), routes=routes)
@@ -218,6 +227,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         result.interrupted = True
     finally:
         result.counts = scheduler.counts
+        if services is not None:
+            services.end()
         environment.finish()
         ws.close()
         launcher.close()

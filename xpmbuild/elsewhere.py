@@ -147,7 +147,7 @@ class Recovering:
         node.lane = lane
         lane.used += self._need(node)
         lane.active += 1
-        self.reporter.started(node)
+        self._started(node)
         return None
 
     def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
@@ -155,5 +155,6 @@ class Recovering:
         node.reasons = [reason("elsewhere", words=why)]
         self.elsewhere.add(node)
         self.reporter.waiting_elsewhere(node)
+        self._first_start()
         return None
 

@@ -9,7 +9,7 @@ import shutil
 
 from .launchers.base import Launcher
 from .status import JobRecord, records
-from .workspace import ACTIVE, CANCELLED, Workspace, now
+from .workspace import ACTIVE, CANCEL_FILE, CANCELLED, Workspace, atomic_write, now
 
 
 class JobQueryError(ValueError):
@@ -125,6 +125,10 @@ def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
     if r.status not in ACTIVE:
         return f"{r.short} is {r.status}, not running"
     launcher = launchers.get(state.get("launcher")) if launchers is not None else None
+    try:        # the mark tells whoever records the end (a run, the job) it was cancelled
+        atomic_write(os.path.join(r.dir, CANCEL_FILE), "")
+    except OSError:
+        pass
     (launcher or Launcher()).cancel_record(state)
     if not ws.is_locked(r.dir):
         # no xpmbuild watches it: record the cancellation ourselves

@@ -72,7 +72,7 @@ class Launching:
                           if k not in ("own", "status", "submitted")})
             if self._write(node, state):
                 node.state = state
-            self.reporter.started(node)
+            self._started(node)
             if detached:        # detached: the cluster runs it after its dependencies
                 lane.used -= self._need(node)
                 lane.active -= 1
@@ -81,6 +81,17 @@ class Launching:
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    def _started(self, node):
+        """A job started (or was re-attached): said; the first one starts the services."""
+        self.reporter.started(node)
+        self._first_start()
+
+    def _first_start(self):
+        """The first job of the run runs (started, re-attached, or running elsewhere)."""
+        if self.on_first_start is not None:
+            first, self.on_first_start = self.on_first_start, None
+            first()
 
     def _prepare(self, node) -> bool:
         """Lock, prepare and record the job before it starts (False: not started now)."""

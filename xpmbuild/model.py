@@ -482,6 +482,7 @@ class Plan:
     configs: dict = field(default_factory=dict)    # name -> ConfigDef
     args: dict = field(default_factory=dict)       # name -> value
     sources: list = field(default_factory=list)    # every .xpm file read
+    services: dict = field(default_factory=dict)   # name -> servicedef.ServiceCall
 
     def __len__(self):
         return len(self.jobs)

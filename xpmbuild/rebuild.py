@@ -338,7 +338,9 @@ def record_end(ws: Workspace, job_dir: str, job_id: str, outputs: dict, state: d
     from ``dep_state(dep_id)`` and its fingerprint recomputed. Returns the new state; the
     caller writes it.
     """
-    from .workspace import CANCELLED, FAILED, LOST, now
+    from .workspace import CANCEL_FILE, CANCELLED, FAILED, LOST, now
+    if status is None and exit_code != 0 and os.path.exists(os.path.join(job_dir, CANCEL_FILE)):
+        status, reason = CANCELLED, "killed (xpmbuild jobs kill)"      # jobs.kill's mark
     base = dict(state or {})
     base.update({"ended": now(), "exit_code": exit_code})
     base.pop("reason", None)

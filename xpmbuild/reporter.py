@@ -12,3 +12,4 @@ class Reporter:
     def up_to_date(self, node): pass
     def waiting_elsewhere(self, node): pass
     def tick(self, scheduler): pass
+    def message(self, text): pass           # a line for the user (services' URLs...)

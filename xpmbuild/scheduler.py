@@ -72,11 +72,12 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
-                 route=None):
+                 route=None, on_first_start=None):
         """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
         started on another one; ``on_interrupt(n_running)``: True to cancel the running
         jobs on Ctrl-C, False to leave them running; ``route(job)``: the launcher of a
-        job (None: ``launcher``, the run's default)."""
+        job (None: ``launcher``, the run's default); ``on_first_start()``: called once,
+        when the first job has started (the experiment's services start then)."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -93,6 +94,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.poll_interval = poll_interval
         self.detach = detach
         self.on_interrupt = on_interrupt
+        self.on_first_start = on_first_start
         self.elsewhere = Elsewhere(workspace, self.to_launch.lanes, launchers)
         self.ready: deque[Node] = deque()
         self.running: dict[str, Node] = {}

@@ -21,8 +21,11 @@ def check(file, defines):
     for job in plan.jobs.values():
         tasks[job.task.name] = tasks.get(job.task.name, 0) + 1
     detail = ", ".join(f"{n} {t}" for t, n in tasks.items())
+    services = ", ".join(plan.services)
     click.echo(f"{file}: ok — {len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
-               + (f" ({detail})" if detail else ""))
+               + (f" ({detail})" if detail else "")
+               + (f", service{'s' if len(plan.services) > 1 else ''} {services}"
+                  if services else ""))
 
 
 @main.command()
@@ -39,8 +42,9 @@ def graph(file, targets, defines, fmt):
     click.echo(export(jobs, fmt))
 
 
-def _interrupt_policy(cancel_on_interrupt, leave_running):
-    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only."""
+def _interrupt_policy(cancel_on_interrupt, leave_running, reporter=None):
+    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only
+    (the live display stopped first, so that it does not draw over the question)."""
     if cancel_on_interrupt:
         return lambda n: True
     if leave_running:
@@ -49,6 +53,8 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
         return lambda n: True
 
     def ask(n):
+        if reporter is not None and hasattr(reporter, "pause"):
+            reporter.pause()
         try:
             return click.confirm(f"\nInterrupted: cancel the {n} running job{'s' if n > 1 else ''}"
                                  " (no: leave them running; the next run re-attaches)?",
@@ -60,7 +66,7 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
 
 def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
            force_all, as_json, name, settings_file, detach=False, cancel_on_interrupt=False,
-           leave_running=False):
+           leave_running=False, keep_services=False):
     from ..workspace import resolve_workspace
     settings = _settings(file, settings_file)
     ws = resolve_workspace(workspace, settings)
@@ -92,12 +98,19 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not dry_run and not as_json:
         total = len(select_jobs(plan, targets))
         reporter = RichReporter(total) if sys.stderr.isatty() else PlainReporter(total=total)
+    session = None
+    if not dry_run and plan.services:
+        from ..services import ServiceSession
+        session = ServiceSession(ws, plan.name, plan.services, keep=keep_services,
+                                 say=reporter.message if reporter is not None else
+                                 lambda line: print(line, file=sys.stderr, flush=True))
     try:
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings, launcher_name=launcher_name,
-                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
+                       settings=settings, launcher_name=launcher_name, services=session,
+                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
+                                                      reporter))
     except ValueError as err:
         _fail(f"error: {err}")
     except OSError as err:      # the workspace failed under us (a full disk, unmounted...)
@@ -164,13 +177,17 @@ def build_options(f):
               help="On Ctrl-C, cancel the running jobs without asking.")
 @click.option("--leave-running", is_flag=True,
               help="On Ctrl-C, leave the running jobs running (the next run re-attaches).")
+@click.option("--keep-services", is_flag=True,
+              help="Leave the experiment's services running when the run ends.")
 def run(file, targets, workspace, jobs, launcher_name, defines, keep_going, force, force_all,
-        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running):
+        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running,
+        keep_services):
     """Build the stale jobs of FILE (or of the TARGETS: TASK or TASK[tag=value,...])."""
     if cancel_on_interrupt and leave_running:
         raise click.UsageError("--cancel-on-interrupt and --leave-running exclude each other")
     _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running)
+           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running,
+           keep_services)
 
 
 @main.command()

@@ -56,7 +56,11 @@ class Compiler(ExprCompiler):
                 env[name] = v
             return assign
         if t is S.ExprStmt:
-            f = self.expr(s.expr)
+            e = s.expr
+            if type(e) is S.Call and type(e.func) is S.Name and \
+                    getattr(self.decls.defs.get(e.func.name), "kind", None) == "service":
+                return self._compile_instantiate(self.decls.defs[e.func.name], e, attach=True)
+            f = self.expr(e)
             return f
         if t is S.For:
             self._check_target(s.name, s.pos)

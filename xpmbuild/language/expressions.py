@@ -251,7 +251,11 @@ class ExprCompiler:
             raise func.pos.error(f"{func.name!r} is not a config, a task or a built-in function")
         raise e.pos.error("only configs, tasks and built-in functions can be called")
 
-    def _compile_instantiate(self, definition, e):
+    def _compile_instantiate(self, definition, e, attach=False):
+        if definition.kind == "service" and not attach:
+            raise e.pos.error(
+                f"service {definition.name}(...) has no value: a call of a service attaches "
+                "it to the experiment, alone on its line (`" + definition.name + "(...)`)")
         if e.args:
             raise e.args[0].pos.error(
                 f"{definition.kind} {definition.name} takes keyword arguments only: "
@@ -273,6 +277,7 @@ class ExprCompiler:
         if self.on_config_call is not None:
             self.on_config_call(definition, e.pos)
         calls = self.calls
-        make = calls.make_job if definition.kind == "task" else calls.make_config
+        make = {"task": calls.make_job, "service": calls.attach_service}.get(
+            definition.kind, calls.make_config)
         pos = e.pos
         return lambda env: make(definition, [(p, f(env), vpos) for p, f, vpos in kwargs], pos)

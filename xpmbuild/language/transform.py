@@ -110,6 +110,8 @@ class _DeclarationRules(_Rules):
 
     def uses_decl(self, c):
         word = str(c[0])
+        if word == "url" and len(c) == 2:       # a service's `url "TEMPLATE"` line
+            return ("url", self._string(c[1]), self._tpos(c[0]), self._tpos(c[1]), str(c[1]))
         if word != "uses":
             import difflib
             hint = " (did you mean `uses`?)" if difflib.get_close_matches(word, ["uses"]) \
@@ -134,8 +136,26 @@ class _DeclarationRules(_Rules):
         name_tok = c[0]
         pos = self._tpos(name_tok)
         doc, params, outputs, requires, action, uses = None, [], [], [], None, []
+        url = None
         for i, item in enumerate(c[1:]):
             tag = item[0]
+            if kind == "service":
+                if tag in ("output", "requires", "uses") or (
+                        tag == "action" and item[1].kind != "shell"):
+                    where = item[1].pos if tag in ("output", "action") else item[2]
+                    what = "a python action" if tag == "action" else f"`{tag}`"
+                    raise where.error(f"{what} is not allowed in a service (a service has "
+                                      "parameters, a `shell` action and a `url`)")
+                if tag == "url":
+                    if url is not None:
+                        raise item[2].error(f"service {name_tok} already has a url")
+                    url = Action("url", item[1], item[2], item[3])
+                    url.raw = item[4]
+                    continue
+            elif tag == "url":
+                raise item[2].error(f"unexpected 'url' in a {kind} body: `url` is only "
+                                    "allowed in a service; expected a parameter (name: type), "
+                                    "output, requires, uses, shell or python")
             if tag == "doc":
                 if i != 0:
                     raise item[2].error("a docstring may only come first in a declaration body")
@@ -165,14 +185,23 @@ class _DeclarationRules(_Rules):
         if kind == "task" and action is None:
             raise pos.error(f"task {name_tok} has no action: expected a `shell \"...\"` or "
                             "`python \"module:function\"` line in its body")
-        return ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos,
+        if kind == "service" and (action is None or url is None):
+            missing = "shell" if action is None else "url"
+            raise pos.error(f"service {name_tok} has no {missing}: expected a "
+                            f"`{missing} \"...\"` line in its body")
+        decl = ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos,
                           uses)
+        decl.url = url
+        return decl
 
     def config_decl(self, c):
         return self._decl("config", c)
 
     def task_decl(self, c):
         return self._decl("task", c)
+
+    def service_decl(self, c):
+        return self._decl("service", c)
 
     def start(self, c):
         return list(c)
@@ -337,6 +366,6 @@ class ToAst(_DeclarationRules):
     def block(self, c):
         for item in c:
             if not isinstance(item, (Assign, For, If, ExprStmt)):
-                raise item.pos.error("declarations (import, arg, config, task) are only "
+                raise item.pos.error("declarations (import, arg, config, task, service) are only "
                                      "allowed at the top level")
         return list(c)
