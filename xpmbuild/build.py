@@ -42,14 +42,33 @@ class BuildResult:
         return not self.interrupted and all(n.status in ok for n in self.nodes)
 
     def to_json(self) -> dict:
-        nodes = []
+        nodes = [self._node(n) for n in self.nodes]
+        return self._document(nodes)
+
+    def _node(self, n) -> dict:
+        node = schema.node(n.job.id, n.job.task.name, n.dir, n.status, n.reasons,
+                           [d.id for d in n.job.deps], n.job.tags, n.will_run)
+        node["launcher"] = self.routes.get(n.job.task.name, self.launcher_name)
+        return node
+
+    def write_json(self, out, chunk: int = 2000) -> None:
+        """``json.dumps(self.to_json())`` written to ``out`` (the same text), node by node:
+        the nodes of a 100k-job plan never exist all at once as dicts."""
+        import json
+        doc = self._document(["\0nodes\0"])
+        head, tail = json.dumps(doc).split('"\\u0000nodes\\u0000"')
+        out.write(head)
+        nodes = self.nodes
+        dumps = json.dumps
+        for i in range(0, len(nodes), chunk):
+            part = ", ".join([dumps(self._node(n)) for n in nodes[i:i + chunk]])
+            out.write(part if i == 0 else ", " + part)
+        out.write(tail + "\n")
+
+    def _document(self, nodes: list) -> dict:
         summary: dict = {}
         for n in self.nodes:
             summary[n.status] = summary.get(n.status, 0) + 1
-            node = schema.node(n.job.id, n.job.task.name, n.dir, n.status, n.reasons,
-                               [d.id for d in n.job.deps], n.job.tags, n.will_run)
-            node["launcher"] = self.routes.get(n.job.task.name, self.launcher_name)
-            nodes.append(node)
         summary["jobs"] = len(self.nodes)
         summary["will_run" if self.dry_run else "ran"] = sum(
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
@@ -107,7 +126,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
         else:
             n.status = DONE
         if decision.stale:
-            n.reasons = decision.reasons + waits
+            n.reasons = decision.reasons + waits if waits else decision.reasons
             n.will_run = True
         elif waits:
             # runs only if the dependency's outputs change (early cut-off)
@@ -160,6 +179,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         else:
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
+        rebuilder.untraced_new = True
         dry_run(plan, ws, nodes, rebuilder)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,

@@ -11,7 +11,7 @@ import sys
 import time
 
 from .graph import format_tags
-from .scheduler import Reporter
+from .reporter import Reporter
 
 STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
                 "new": "yellow", "stale": "yellow", "waiting": "blue", "cancelled": "magenta",

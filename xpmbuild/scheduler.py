@@ -28,6 +28,7 @@ import os
 import signal
 from collections import deque
 
+from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
 from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
@@ -65,18 +66,6 @@ class Node:
         self.error = None
         self.skipped = False
         self.lane = None                # its launcher's share of the run (lanes.py)
-
-
-class Reporter:
-    """Receives scheduling events; the CLI renders them (rich or plain lines)."""
-
-    def started(self, node): pass
-    def finished(self, node): pass
-    def skipped(self, node): pass
-    def up_to_date(self, node): pass
-    def waiting_elsewhere(self, node): pass
-    def tick(self, scheduler): pass
-    def message(self, text): pass           # a line for the user (services' URLs...)
 
 
 class Scheduler(Recovering, Launching, Retrying, LaneWaits):
