@@ -60,6 +60,10 @@ class LocalLauncher(Launcher):
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
         self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)
+        # a spawned wrapper starts inside this process's memory (vfork/fork), and the kernel
+        # keeps that high-water mark across exec: a wait4 max_rss at or below our own peak
+        # RSS may be ours, not the command's, and is not recorded
+        self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
 
     def _script(self, job_dir, locked):
@@ -132,6 +136,12 @@ class LocalLauncher(Launcher):
             self._fd_pid[fd] = pid
             self._poll.register(fd, select.POLLIN)
 
+    def _own_peak_rss(self) -> int:
+        """This process's peak RSS in KiB (it only grows: re-read when a job's is below)."""
+        import resource
+        self._own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self._own_rss
+
     def _reap(self, pid) -> Ended | None:
         handle, fd, gpus = self.procs[pid]
         used = None
@@ -149,6 +159,8 @@ class LocalLauncher(Launcher):
                 used = {"wall": round(time.monotonic() - t0, 3) if t0 is not None else None,
                         "cpu": round(ru.ru_utime + ru.ru_stime, 3),
                         "max_rss": ru.ru_maxrss * 1024}
+                if ru.ru_maxrss <= self._own_peak_rss():
+                    used["max_rss"] = None
         else:
             if fd is None and job_process_alive(pid, handle.job_dir):
                 return None
