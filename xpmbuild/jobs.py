@@ -70,6 +70,23 @@ def counts(recs) -> tuple[dict, dict]:
     return total, by_task
 
 
+def resource_totals(recs) -> dict:
+    """{task: (total cpu seconds, largest max_rss)} of the records that measured them."""
+    out: dict = {}
+    for r in recs:
+        res = (r.state or {}).get("resources")
+        if not isinstance(res, dict):
+            continue
+        cpu, rss = out.get(r.task, (None, None))
+        c, m = res.get("cpu"), res.get("max_rss")
+        if isinstance(c, (int, float)):
+            cpu = (cpu or 0) + c
+        if isinstance(m, (int, float)):
+            rss = max(rss or 0, m)
+        out[r.task] = (cpu, rss)
+    return out
+
+
 def parse_tag_filters(items) -> dict:
     from .graph import parse_assignments
     return parse_assignments(items, "--tag", strip=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import jobfolder
 from .launchers.base import LaunchRequest
 from .reasons import reason
-from .workspace import ACTIVE, RUNNING, now
+from .workspace import ACTIVE, FAILED, RUNNING, now
 
 
 class Launching:
@@ -39,12 +39,15 @@ class Launching:
                 batch.append(node)
         if not batch:
             return
-        requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
+        requests = [LaunchRequest(n.job.id, n.dir, self._requires(n), self.env,
                                   self._after(n), n.lock.fd, n.job.task.name) for n in batch]
         for node, handle in zip(batch, self.launcher.start_many(requests)):
             if isinstance(handle, Exception):
                 self.used -= self._need(node)
-                self._fail(node, None, reason("failure", words=f"launcher error: {handle}"))
+                why = f"launcher error: {handle}"
+                if not self._retry(node, dict(node.state, status=FAILED, reason=why,
+                                              ended=now())):
+                    self._fail(node, None, reason("failure", words=why))
                 continue
             node.handle = handle
             node.status = handle.extra.get("status", RUNNING)
@@ -89,6 +92,7 @@ class Launching:
             self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
             return False
         state = jobfolder.start_record(node.job, self.launcher, node.decision, node.reasons)
+        self._begin_attempt(node, state, new)
         if not self._write(node, state):
             self._fail(node, None, node.error, record=False)
             return False

@@ -43,6 +43,20 @@ def status_text(status):
 fmt_tags = format_tags      # one formatting of tags (graph.py)
 
 
+def fmt_resources(res) -> str:
+    """``state.json``'s ``resources`` in words: "12.3s wall, 11.9s cpu, 105 MB"."""
+    if not isinstance(res, dict):
+        return ""
+    out = []
+    for key, unit in (("wall", "s wall"), ("cpu", "s cpu")):
+        if isinstance(res.get(key), (int, float)):
+            out.append(f"{res[key]:.1f}{unit}")
+    rss = res.get("max_rss")
+    if isinstance(rss, (int, float)):
+        out.append(f"{rss / 1e6:.0f} MB" if rss >= 1e6 else f"{rss / 1e3:.0f} kB")
+    return ", ".join(out)
+
+
 def label(job) -> str:
     tags = fmt_tags(job.tags)
     return job.short + (f" [{tags}]" if tags else "")

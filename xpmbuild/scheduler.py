@@ -32,6 +32,7 @@ from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
 from .launching import Launching
+from .retries import Retrying
 from .reasons import reason
 from .rebuild import PENDING, Rebuilder, record_end, short
 from .workspace import ACTIVE, CANCELLED, DONE, FAILED, NEW, WAITING, Workspace, now
@@ -74,7 +75,7 @@ class Reporter:
     def tick(self, scheduler): pass
 
 
-class Scheduler(Recovering, Launching):
+class Scheduler(Recovering, Launching, Retrying):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None):
@@ -168,6 +169,9 @@ class Scheduler(Recovering, Launching):
             self._skip(n, reason("stopped"))
         self.to_launch.clear()
 
+    def _launcher_of(self, node):
+        return self.launcher
+
     # ------------------------------------------------------------------ decisions
     def _dep_states(self, node):
         out = {}
@@ -234,6 +238,13 @@ class Scheduler(Recovering, Launching):
         except OSError as e:        # an output that cannot be read
             state = dict(node.state or {}, status=FAILED, ended=now(),
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
+        if ended.resources is not None:
+            state["resources"] = ended.resources
+        if state["status"] != DONE:
+            if self._retry(node, state, ended.cause):
+                return True
+        else:
+            self._attempts_done(state)
         recorded = self._record(node, state)
         if not recorded:
             state = dict(state, status=FAILED, reason=str(node.error))

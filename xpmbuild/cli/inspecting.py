@@ -23,13 +23,19 @@ def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
 
 def _records_table(recs, title):
     from rich.table import Table
-    from ..report import fmt_tags, status_text, text
+    from ..report import fmt_resources, fmt_tags, status_text, text
     table = Table(title=text(title), title_justify="left")
-    for col in ("job", "status", "tags", "note"):
+    for col in ("job", "status", "tags", "launcher", "resources", "note"):
         table.add_column(col)
     for r in recs:
+        st = r.state or {}
+        attempts = len(st.get("attempts") or ())
+        note = "; ".join(str(x) for x in r.reasons)
+        if attempts > 1:
+            note = f"attempt {attempts}" + (f"; {note}" if note else "")
         table.add_row(text(r.short), status_text(r.status), text(fmt_tags(r.tags)),
-                      text("; ".join(str(x) for x in r.reasons)))
+                      text(st.get("launcher") or ""), text(fmt_resources(st.get("resources"))),
+                      text(note))
     return table
 
 
@@ -59,9 +65,15 @@ def status(workspace, experiment, as_json, settings_file):
     for st in states:
         summary.add_column(status_text(st), justify="right")
     summary.add_column("total", justify="right")
+    summary.add_column("cpu s", justify="right")
+    summary.add_column("max rss", justify="right")
+    from ..jobs import resource_totals
+    used = resource_totals(recs)
     for task, row in sorted(by_task.items()):
+        cpu, rss = used.get(task, (None, None))
         summary.add_row(text(task), *[str(row.get(st, "")) for st in states],
-                        str(sum(row.values())))
+                        str(sum(row.values())), "" if cpu is None else f"{cpu:.1f}",
+                        "" if rss is None else f"{rss / 1e6:.0f} MB")
     summary.add_row(text("all", "bold"), *[text(counts[st], "bold") for st in states],
                     text(len(recs), "bold"))
     con.print(summary)

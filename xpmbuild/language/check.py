@@ -13,15 +13,14 @@ import re
 
 from .. import model as M
 from .. import shellquote
-from ..resources import parse_duration
 from . import syntax as S
 from .declarations import BUILTINS, Declarations
 from .defaults import DefaultEvaluator
 from .errors import Pos, display_path, suggest
 from .inputs import path_problem
 from .parser import parse_file
+from .requirements import REQUIREMENTS, requirement_value
 
-REQUIREMENTS = ("cpus", "gpus", "mem", "time")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -162,18 +161,7 @@ def _check_task_body(d: S.ConfigDecl, definition: M.TaskDef):
                               + ", ".join(REQUIREMENTS))
         if r.name in definition.requires:
             raise r.pos.error(f"requirement {r.name} is given twice")
-        value = r.value.value if isinstance(r.value, S.Const) else None
-        if r.name in ("cpus", "gpus"):
-            if type(value) is not int or value < (1 if r.name == "cpus" else 0):
-                raise r.value.pos.error(f"{r.name} must be a whole number"
-                                        f"{' >= 1' if r.name == 'cpus' else ' >= 0'}")
-        elif r.name == "mem":
-            if type(value) is not str or not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?B?", value, re.I):
-                raise r.value.pos.error('mem must be a string such as "4G" or "512M"')
-        elif r.name == "time":
-            if type(value) is not str or parse_duration(value) is None:
-                raise r.value.pos.error('time must be a string such as "2h", "30m", "1h30m", '
-                                        '"90s" or "1-00:00:00"')
+        value = requirement_value(r)
         definition.requires[r.name] = value
     for text, pos in d.uses:
         if not text:

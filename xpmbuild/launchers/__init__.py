@@ -25,7 +25,9 @@ def register(t: LauncherType):
     TYPES[t.name] = t
 
 
-_COMMON = {"type": str, "connector": str, "poll": (int, float)}
+_COMMON = {"type": str, "connector": str, "poll": (int, float), "retries": int,
+           "retry_on_exit": list, "max_jobs": int}
+SCHEDULING = ("retries", "retry_on_exit", "max_jobs")     # read by the scheduler
 register(LauncherType("local", ".local", "LocalLauncher",
                       dict(_COMMON, cpus=int, gpus=(int, list))))
 register(LauncherType("slurm", ".slurm", "SlurmLauncher",
@@ -48,6 +50,7 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
     """The launcher called ``name`` in the settings (or a bare type: local, slurm, oar)."""
     from ..settings import SettingsError, launcher_config
     cfg = launcher_config(settings, name)
+    scheduling = {k: cfg.pop(k) for k in SCHEDULING if k in cfg}
     kind = cfg.pop("type")
     if kind not in TYPES:
         raise SettingsError(f"launcher {name!r}: unknown type {kind!r}; types: "
@@ -58,8 +61,12 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
             cfg["cpus"] = jobs
         if cls.__name__ == "LocalLauncher":
             cfg.pop("connector", None)
-            return cls(name=name, **cfg)
-    return cls(name=name, settings=settings, **cfg)
+            launcher = cls(name=name, **cfg)
+            launcher.scheduling = scheduling
+            return launcher
+    launcher = cls(name=name, settings=settings, **cfg)
+    launcher.scheduling = scheduling
+    return launcher
 
 
 class status_launchers(dict):

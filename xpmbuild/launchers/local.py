@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 
+from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
 
@@ -61,6 +62,8 @@ class LocalLauncher(Launcher):
         self.host = socket.gethostname()
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
+        self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)
+        self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
 
     def _script(self, job_dir, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
@@ -119,6 +122,8 @@ class LocalLauncher(Launcher):
             self.free_gpus.extend(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
         handle = Handle(key, job_dir, pid, {"host": self.host})
+        self._t0[pid] = time.monotonic()
+        self.limits.add(pid, requires, self._t0[pid])
         self._watch(pid, handle, taken, own=True)
         return handle
 
@@ -135,15 +140,21 @@ class LocalLauncher(Launcher):
 
     def _reap(self, pid) -> Ended | None:
         handle, fd, gpus = self.procs[pid]
+        used = None
         if handle.extra.get("own"):
-            try:
-                wpid, status = os.waitpid(pid, os.WNOHANG)
+            try:    # wait4: the wrapper's rusage, its reaped descendants (the command) included
+                wpid, status, ru = os.wait4(pid, os.WNOHANG)
             except ChildProcessError:
-                wpid, status = pid, None
+                wpid, status, ru = pid, None, None
             if wpid == 0:
                 return None
             code = os.waitstatus_to_exitcode(status) if status is not None else \
                 read_exit_file(handle.job_dir)
+            t0 = self._t0.pop(pid, None)
+            if ru is not None:
+                used = {"wall": round(time.monotonic() - t0, 3) if t0 is not None else None,
+                        "cpu": round(ru.ru_utime + ru.ru_stime, 3),
+                        "max_rss": ru.ru_maxrss * 1024}
         else:
             if fd is None and job_process_alive(pid, handle.job_dir):
                 return None
@@ -154,9 +165,11 @@ class LocalLauncher(Launcher):
             del self._fd_pid[fd]
             os.close(fd)
         self.free_gpus.extend(gpus)
+        if self.limits.ended(pid):
+            return Ended(handle, code, REASON, status="failed", resources=used, cause="TIMEOUT")
         if code is None:
             return Ended(handle, None, "the job ended without recording an exit code",
-                         status="lost")
+                         status="lost", resources=used)
         reason = None
         if code < 0:
             reason = f"killed by signal {signal.Signals(-code).name}"
@@ -165,7 +178,7 @@ class LocalLauncher(Launcher):
                 reason = f"killed by signal {signal.Signals(code - 128).name}"
             except ValueError:
                 reason = None
-        return Ended(handle, code, reason)
+        return Ended(handle, code, reason, resources=used)
 
     def wait(self, timeout):
         if not self.procs:
@@ -176,7 +189,10 @@ class LocalLauncher(Launcher):
         no_fd = [pid for pid, (_, fd, _) in self.procs.items() if fd is None]
         if no_fd:      # no pidfd (old kernel, or a process that was gone): poll
             timeout = min(timeout, 0.05) if timeout is not None else 0.05
+        timeout = self.limits.timeout(timeout)
         events = self._poll.poll(None if timeout is None else int(timeout * 1000))
+        if self.limits:
+            self.limits.enforce()
         for fd, _ in events:
             pid = self._fd_pid.get(fd)
             if pid is not None:
