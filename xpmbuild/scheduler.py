@@ -160,7 +160,7 @@ class Scheduler(Recovering, Launching, Retrying):
                 if node is not None and status and node.state and node.state.get("status") != status:
                     node.status = status
                     node.state = dict(node.state, status=status)
-                    self._write(node, node.state)
+                    self._write(node, node.state, cache=False)
             if self.elsewhere:
                 self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)
