@@ -291,7 +291,21 @@ def run_series(tool, workload, n, jobs, phases, folder, env_ok=True):
             raise SystemExit(f"{tool} {workload} N={n} {phase} failed (exit {rc}); {log}:\n{tail}")
         if phase in phases:
             out[phase] = (wall, cpu)
+        if phase == "build" and tool == "xpmbuild" and "build" in phases:
+            out["own"] = (jobs_cpu(folder), 0.0)
     return out
+
+
+def jobs_cpu(folder: str) -> float:
+    """The CPU seconds of xpmbuild's jobs themselves (their wrappers' rusage in state.json),
+    read after the build (not timed): the build's CPU minus this is xpmbuild's own."""
+    import glob
+    import json
+    total = 0.0
+    for path in glob.glob(os.path.join(folder, "ws", "jobs", "*", "*", "state.json")):
+        with open(path) as f:
+            total += ((json.load(f).get("resources") or {}).get("cpu") or 0.0)
+    return total
 
 
 def run_big_plan(workload, n, folder):
@@ -362,6 +376,10 @@ def main(argv=None):
                     for tool in order:
                         folder = os.path.join(root, f"{tool}-{workload}-{n}-{rep}")
                         got = run_series(tool, workload, n, args.jobs, phases, folder)
+                        if "own" in got:        # xpmbuild's own CPU: the build's minus its jobs'
+                            jobs = got.pop("own")[0]
+                            results.setdefault((workload, n, "own", tool), []).append(
+                                (got["build"][1] - jobs, jobs))
                         for phase, value in got.items():
                             results.setdefault((workload, n, phase, tool), []).append(value)
                         print(f"#   {workload} N={n} rep={rep} {tool}: " + " ".join(
@@ -417,6 +435,14 @@ def print_table(results, tools, workloads, sizes, phases, big, load0, load1, arg
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
     print(f"load average before {load0[0]:.2f},{load0[1]:.2f},{load0[2]:.2f}; "
           f"after {load1[0]:.2f},{load1[1]:.2f},{load1[2]:.2f}")
+    for workload in workloads:
+        for n in sizes:
+            vals = results.get((workload, n, "own", "xpmbuild"))
+            if vals:
+                own = statistics.median(o for o, _ in vals) / n * 1000
+                jobs = statistics.median(j for _, j in vals) / n * 1000
+                print(f"# {workload} N={n}: xpmbuild's own CPU {own:.2f} ms per job, its jobs' "
+                      f"(wrapper + command) {jobs:.2f} ms per job")
 
 
 if __name__ == "__main__":
