@@ -226,13 +226,13 @@ def setup(tool: str, workload: str, n: int, folder: str):
     files = {"xpmbuild": ("exp.xpm", lambda: XPM[workload]),
              "make": ("Makefile", lambda: makefile(workload, n)),
              "doit": ("dodo.py", lambda: dodo(workload, n))}
-    name, text = files[tool]
+    name, text = files[kind(tool)]
     with open(os.path.join(folder, name), "w") as f:
         f.write(text())
 
 
 def command(tool: str, phase: str, n: int, jobs: int) -> list[str]:
-    if tool == "xpmbuild":
+    if kind(tool) == "xpmbuild":
         verb = "plan" if phase == "plan" else "run"
         cmd = [sys.executable, "-m", "xpmbuild.cli", verb, "exp.xpm", "-w", "ws", "-D", f"n={n}"]
         return cmd + ([] if phase == "plan" else ["-j", str(jobs)])
@@ -247,7 +247,7 @@ def command(tool: str, phase: str, n: int, jobs: int) -> list[str]:
 def expected(tool: str, workload: str, n: int, folder: str) -> bool:
     """Whether the build made what it should (so a failed run is never a fast figure)."""
     if workload == "W1":
-        path = {"xpmbuild": None, "make": "all.txt", "doit": "all.txt"}[tool]
+        path = {"xpmbuild": None, "make": "all.txt", "doit": "all.txt"}[kind(tool)]
         if path is None:
             import glob
             hits = glob.glob(os.path.join(folder, "ws", "jobs", "agg", "*", "all.txt"))
@@ -261,13 +261,24 @@ def expected(tool: str, workload: str, n: int, folder: str) -> bool:
 
 
 # ----------------------------------------------------------------------------- measuring
-def timed(cmd, cwd, log) -> tuple[float, float, int]:
+def kind(tool: str) -> str:
+    """``xpmbuild=PATH`` (another checkout of xpmbuild, on PYTHONPATH) is an xpmbuild."""
+    return tool.split("=", 1)[0]
+
+
+def tool_env(tool: str):
+    if "=" not in tool:
+        return None
+    return dict(os.environ, PYTHONPATH=os.path.abspath(tool.split("=", 1)[1]))
+
+
+def timed(cmd, cwd, log, env=None) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of it and its waited-for children, exit status)."""
     with open(log, "ab") as out:
         out.write(("$ " + " ".join(cmd) + "\n").encode())
         out.flush()
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
         _pid, status, ru = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -283,7 +294,7 @@ def run_series(tool, workload, n, jobs, phases, folder, env_ok=True):
         if phase == "plan":
             with open(os.path.join(folder, changed_file(workload)), "a") as f:
                 f.write("changed\n")
-        wall, cpu, rc = timed(command(tool, phase, n, jobs), folder, log)
+        wall, cpu, rc = timed(command(tool, phase, n, jobs), folder, log, tool_env(tool))
         ok = rc == 0 and (phase != "build" or expected(tool, workload, n, folder))
         if not ok:
             with open(log, errors="replace") as f:
@@ -291,7 +302,7 @@ def run_series(tool, workload, n, jobs, phases, folder, env_ok=True):
             raise SystemExit(f"{tool} {workload} N={n} {phase} failed (exit {rc}); {log}:\n{tail}")
         if phase in phases:
             out[phase] = (wall, cpu)
-        if phase == "build" and tool == "xpmbuild" and "build" in phases:
+        if phase == "build" and kind(tool) == "xpmbuild" and "build" in phases:
             out["own"] = (jobs_cpu(folder), 0.0)
     return out
 
@@ -350,7 +361,9 @@ def main(argv=None):
                          "phases before them still run (a no-op needs a build), untimed")
     ap.add_argument("--n", default="1000,10000", help="sizes, comma-separated")
     ap.add_argument("--workloads", default="W1,W2,W3")
-    ap.add_argument("--tools", default="xpmbuild,make,doit")
+    ap.add_argument("--tools", default="xpmbuild,make,doit",
+                    help="tools, comma-separated; xpmbuild=PATH adds another checkout of "
+                         "xpmbuild (its folder on PYTHONPATH), e.g. a baseline, paired too")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--jobs", "-j", type=int, default=2)
     ap.add_argument("--big", action="store_true",
@@ -374,7 +387,8 @@ def main(argv=None):
                 for rep in range(args.reps):
                     order = tools[rep % len(tools):] + tools[:rep % len(tools)]
                     for tool in order:
-                        folder = os.path.join(root, f"{tool}-{workload}-{n}-{rep}")
+                        label = f"{kind(tool)}{tools.index(tool)}"
+                        folder = os.path.join(root, f"{label}-{workload}-{n}-{rep}")
                         got = run_series(tool, workload, n, args.jobs, phases, folder)
                         if "own" in got:        # xpmbuild's own CPU: the build's minus its jobs'
                             jobs = got.pop("own")[0]
@@ -435,14 +449,12 @@ def print_table(results, tools, workloads, sizes, phases, big, load0, load1, arg
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
     print(f"load average before {load0[0]:.2f},{load0[1]:.2f},{load0[2]:.2f}; "
           f"after {load1[0]:.2f},{load1[1]:.2f},{load1[2]:.2f}")
-    for workload in workloads:
-        for n in sizes:
-            vals = results.get((workload, n, "own", "xpmbuild"))
-            if vals:
-                own = statistics.median(o for o, _ in vals) / n * 1000
-                jobs = statistics.median(j for _, j in vals) / n * 1000
-                print(f"# {workload} N={n}: xpmbuild's own CPU {own:.2f} ms per job, its jobs' "
-                      f"(wrapper + command) {jobs:.2f} ms per job")
+    for (workload, n, phase, tool), vals in results.items():
+        if phase == "own":
+            own = statistics.median(o for o, _ in vals) / n * 1000
+            jobs = statistics.median(j for _, j in vals) / n * 1000
+            print(f"# {workload} N={n}: {tool}'s own CPU {own:.2f} ms per job, its jobs' "
+                  f"(wrapper + command) {jobs:.2f} ms per job")
 
 
 if __name__ == "__main__":
