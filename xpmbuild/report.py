@@ -11,7 +11,7 @@ import sys
 import time
 
 from .graph import format_tags
-from .scheduler import Reporter
+from .reporter import Reporter
 
 STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
                 "new": "yellow", "stale": "yellow", "waiting": "blue", "cancelled": "magenta",
@@ -153,6 +153,10 @@ def render_plan(result, con) -> None:
     table.add_column("job")
     table.add_column("tags")
     table.add_column("status")
+    routes, default = getattr(result, "routes", {}), getattr(result, "launcher_name", "local")
+    routed = any(name != default for name in routes.values())     # several launchers
+    if routed:
+        table.add_column("launcher")
     table.add_column("why")
     shown = 0
     for n in nodes:
@@ -160,10 +164,11 @@ def render_plan(result, con) -> None:
             continue
         shown += 1
         if shown > 500:
-            table.add_row("…", "", "", f"{len(will) - 500} more")
+            table.add_row("…", "", "", *([""] if routed else []), f"{len(will) - 500} more")
             break
         st = n.status
-        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st),
+        where = [text(routes.get(n.job.task.name, default))] if routed else []
+        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st), *where,
                       text("; ".join(n.reasons)))
     con.print(table)
 

@@ -178,7 +178,7 @@ class Retrying:
         if policy.retries or attempt > 1:
             state["attempts"] = list(state.get("attempts") or []) + \
                 [attempt_summary(state, attempt)]
-        if self.stopping and not self.keep_going:
+        if self.stopping and not self.keep_going or state.get("status") in ("cancelled", "lost"):
             return False
         if not policy.should_retry(attempt, why, state.get("exit_code"), c):
             return False

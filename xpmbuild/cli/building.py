@@ -39,32 +39,6 @@ def graph(file, targets, defines, fmt):
     click.echo(export(jobs, fmt))
 
 
-def _fast_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
-    """Nothing changed since the last complete run: answer from the manifest, stat only."""
-    from .. import noop
-    m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
-    if m is None:
-        return False
-    n = m["count"]
-    if as_json:
-        import json
-        summary = {"done": n, "jobs": n, ("will_run" if dry_run else "ran"): 0}
-        if not dry_run:
-            summary["failed"] = 0
-        if sys.stdout.isatty():
-            _print_json({"experiment": m["experiment"], "workspace": ws, "dry_run": dry_run,
-                         "nodes": json.loads(m["nodes_json"]), "summary": summary})
-        else:       # the nodes were encoded when the manifest was written
-            sys.stdout.write(json.dumps({"experiment": m["experiment"], "workspace": ws,
-                                         "dry_run": dry_run})[:-1] + ', "nodes": '
-                             + m["nodes_json"] + ', "summary": ' + json.dumps(summary) + "}\n")
-    elif dry_run:
-        return False          # the plan table is for people: the full path draws it
-    else:
-        click.echo(f"{n} jobs: {n} done (0 ran, {n} up to date), 0 failed, 0 skipped")
-    return True
-
-
 def _interrupt_policy(cancel_on_interrupt, leave_running):
     """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only."""
     if cancel_on_interrupt:
@@ -92,14 +66,21 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     ws = resolve_workspace(workspace, settings)
     _check_workspace(ws, write=not dry_run)
     defs = _defines(defines)
-    if not (force or force_all or detach) and _fast_noop(ws, file, defs, name, targets,
-                                                         dry_run, as_json,
-                                                         settings.get("namespace")):
+    from .fastpath import answer_noop
+    if not (force or force_all or detach) and answer_noop(ws, file, defs, name, targets,
+                                                          dry_run, as_json,
+                                                          settings.get("namespace")):
         sys.exit(0)
     from .. import noop
     from ..build import build
     from ..report import PlainReporter, RichReporter, console, render_plan, render_summary
     plan = load_plan(file, defines, name, settings=settings)
+    import gc
+    # the plan lives until the end: the cyclic collector need never scan it again; a dry
+    # run makes no garbage cycles worth a collection before it exits
+    gc.freeze()
+    if dry_run:
+        gc.disable()
     select_jobs(plan, targets)          # target errors before anything else
     if not dry_run:
         _check_workspace(ws, write=True, create=True)
@@ -115,7 +96,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings,
+                       settings=settings, launcher_name=launcher_name,
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
     except ValueError as err:
         _fail(f"error: {err}")
@@ -130,11 +111,14 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not result.interrupted and os.path.isdir(ws):
         try:
             noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
-                        settings.get("namespace"))
+                        settings.get("namespace"), result.routes, result.launcher_name)
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
-        _print_json(result.to_json())
+        if sys.stdout.isatty():
+            _print_json(result.to_json())       # indented, for a person
+        else:
+            result.write_json(sys.stdout)
     elif dry_run:
         render_plan(result, console())
     else:

@@ -162,7 +162,6 @@ class Calls:
             for k, v in tags.items():
                 job.tags.setdefault(k, v)
             return job
-        job = M.Job(definition, job_id, values, tags, tuple(deps.values()),
-                    M.job_reference(job_id), pos)
+        job = M.Job(definition, job_id, values, tags, tuple(deps.values()), pos=pos)
         jobs[job_id] = job
         return job

@@ -99,6 +99,24 @@ class Unary(Expr):
         self.op, self.operand, self.pos = op, operand, pos
 
 
+class ListComp(Expr):
+    """``[elt for NAME in EXPR if EXPR ... for ...]``: ``clauses`` are :class:`CompFor`."""
+
+    __slots__ = ("elt", "clauses")
+
+    def __init__(self, elt, clauses, pos):
+        self.elt, self.clauses, self.pos = elt, clauses, pos
+
+
+class CompFor(Node):
+    """One ``for NAME in EXPR`` of a comprehension, with its ``if`` conditions."""
+
+    __slots__ = ("name", "iterable", "conds")
+
+    def __init__(self, name, iterable, conds, pos):
+        self.name, self.iterable, self.conds, self.pos = name, iterable, conds, pos
+
+
 class TagExpr(Expr):
     __slots__ = ("value",)
 

@@ -13,8 +13,8 @@ from lark import Token, Transformer
 from .errors import Pos
 from .limits import MAX_DEPTH, limit_error
 from .literals import StringError, number_value, string_value, token_index_pos
-from .syntax import (Action, ArgDecl, Assign, BinOp, BoolOp, Call, ConfigDecl, Const,
-                     DictExpr, ExprStmt, For, GetAttr, GetItem, If, Import, Keyword, ListExpr,
+from .syntax import (Action, ArgDecl, Assign, BinOp, BoolOp, Call, CompFor, ConfigDecl, Const,
+                     DictExpr, ExprStmt, For, GetAttr, GetItem, If, Import, Keyword, ListComp, ListExpr,
                      Name, Output, Param, Requirement, TagExpr, TypeExpr, Unary, first_pos)
 
 
@@ -244,6 +244,15 @@ class ToAst(_DeclarationRules):
                 out.append(Const(-v if neg else v, Pos(self.file, line, col)))
         return self._nest(ListExpr(out, self._tpos(first)))
 
+    def list_comp(self, c):
+        clauses = c[2:]
+        return self._nest(ListComp(c[1], clauses, self._tpos(c[0])), c[1], *clauses)
+
+    def comp_for(self, c):
+        conds = [x for x in c[4::2]]        # FOR NAME iterable (IF cond)*
+        node = CompFor(str(c[1]), c[2], conds, self._tpos(c[1]))
+        return self._nest(node, c[2], *conds)
+
     def dict(self, c):
         pairs = [x for x in c[1:] if x is not None]
         return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
@@ -305,6 +314,12 @@ class ToAst(_DeclarationRules):
     # ---- statements
     def assign(self, c):
         return self._nest(Assign(str(c[0]), c[1], self._tpos(c[0])), c[1])
+
+    def augassign(self, c):
+        """``x += e`` is ``x = x + e`` (lists: amortized O(1), see accumulate.py)."""
+        name = Name(str(c[0]), self._tpos(c[0]))
+        value = self._nest(BinOp("+", name, c[2], name.pos), c[2])
+        return self._nest(Assign(str(c[0]), value, self._tpos(c[0])), value)
 
     def expr_stmt(self, c):
         return self._nest(ExprStmt(c[0], c[0].pos), c[0])

@@ -57,13 +57,13 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
                             + ", ".join(TYPES))
     cls = launcher_class(kind, cfg)
     if kind == "local":
-        if jobs:
-            cfg["cpus"] = jobs
         if cls.__name__ == "LocalLauncher":
             cfg.pop("connector", None)
-            launcher = cls(name=name, **cfg)
+            launcher = cls(name=name, slots=jobs, **cfg)
             launcher.scheduling = scheduling
             return launcher
+        if jobs:
+            cfg["cpus"] = jobs
     launcher = cls(name=name, settings=settings, **cfg)
     launcher.scheduling = scheduling
     return launcher

@@ -48,16 +48,13 @@ def job_process_alive(pid, job_dir: str) -> bool:
 class LocalLauncher(Launcher):
     type = "local"
 
-    def __init__(self, name="local", cpus=None, gpus=None, **_ignored):
+    def __init__(self, name="local", cpus=None, gpus=None, slots=None, **_ignored):
+        """``cpus``, ``gpus``: the settings (default: what the machine offers, machine.py);
+        ``slots``: ``-j``, the cpu slots of its jobs at once (default: ``cpus``)."""
+        from ..machine import Machine
         self.name = name
-        self.cpus = int(cpus) if cpus else (os.cpu_count() or 1)
-        if gpus is None:
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            gpus = [g for g in visible.split(",") if g.strip()] if visible else []
-        elif isinstance(gpus, int):
-            gpus = [str(i) for i in range(gpus)]
-        self.free_gpus = list(gpus)
-        self.gpu_count = len(self.free_gpus)
+        self.machine = Machine(name, cpus, gpus, slots)
+        self.cpus = int(slots) if slots else self.machine.cpus
         self.procs: dict[int, tuple[Handle, int | None, list]] = {}   # pid -> (h, pidfd, gpus)
         self.host = socket.gethostname()
         self._poll = select.poll()
@@ -92,23 +89,20 @@ class LocalLauncher(Launcher):
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
         ``batch``: the requirements of the jobs about to start."""
-        reserved = sum(int(r.get("gpus") or 0) for r in batch)
-        return int(requires.get("gpus") or 0) <= len(self.free_gpus) - reserved
+        return self.machine.can_start(requires, batch)
 
     def check(self, requires: dict):
-        gpus = int(requires.get("gpus") or 0)
-        if gpus > self.gpu_count:
-            raise LauncherError(f"needs {gpus} GPU{'s' if gpus > 1 else ''}; the local "
-                                f"launcher has {self.gpu_count}")
+        why = self.machine.check(requires)
+        if why:
+            raise LauncherError(why)
 
     def start(self, request: LaunchRequest) -> Handle:
         key, job_dir, requires, env = request.key, request.job_dir, request.requires, request.env
         self.check(requires)
         gpus = int(requires.get("gpus") or 0)
-        taken = self.free_gpus[:gpus]
-        del self.free_gpus[:gpus]
+        taken = self.machine.take(gpus)
         child_env = dict(self._env(env), XPM_JOB_DIR=job_dir)
-        if gpus or self.gpu_count:
+        if gpus or self.machine.known_gpus():
             child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
         actions = [(os.POSIX_SPAWN_OPEN, 1, job_dir + "/stdout.log", _LOG, 0o644),
                    (os.POSIX_SPAWN_OPEN, 2, job_dir + "/stderr.log", _LOG, 0o644)]
@@ -119,7 +113,7 @@ class LocalLauncher(Launcher):
             pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir, locked)], child_env,
                                  setsid=True, file_actions=actions)
         except OSError as e:
-            self.free_gpus.extend(taken)
+            self.machine.give(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
         handle = Handle(key, job_dir, pid, {"host": self.host})
         self._t0[pid] = time.monotonic()
@@ -164,7 +158,7 @@ class LocalLauncher(Launcher):
             self._poll.unregister(fd)
             del self._fd_pid[fd]
             os.close(fd)
-        self.free_gpus.extend(gpus)
+        self.machine.give(gpus)
         if self.limits.ended(pid):
             return Ended(handle, code, REASON, status="failed", resources=used, cause="TIMEOUT")
         if code is None:
