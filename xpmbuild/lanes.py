@@ -90,7 +90,7 @@ class LaneWaits:
             if node is not None and status and node.state and node.state.get("status") != status:
                 node.status = status
                 node.state = dict(node.state, status=status)
-                self._write(node, node.state)
+                self._write(node, node.state, cache=False)
 
     def _cancel_running(self) -> dict:
         """Cancel the running jobs on each launcher; {key: Ended} of those that ended."""

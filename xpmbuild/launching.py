@@ -70,7 +70,7 @@ class Launching:
                          launcher_id=handle.launcher_id)
             state.update({k: v for k, v in handle.extra.items()
                           if k not in ("own", "status", "submitted")})
-            if self._write(node, state):
+            if self._write(node, state, cache=False):
                 node.state = state
             self._started(node)
             if detached:        # detached: the cluster runs it after its dependencies
@@ -119,7 +119,7 @@ class Launching:
         state = jobfolder.start_record(node.job, node.lane.launcher, node.decision,
                                        node.reasons)
         self._begin_attempt(node, state, new)
-        if not self._write(node, state):
+        if not self._write(node, state, cache=False):
             self._fail(node, None, node.error, record=False)
             return False
         node.state = state
@@ -141,11 +141,13 @@ class Launching:
         self.counts["submitted"] = self.counts.get("submitted", 0) + 1
         self._release_dependents(node)
 
-    def _write(self, node, state: dict) -> bool:
+    def _write(self, node, state: dict, cache: bool = True) -> bool:
         """Write the job's record; on failure (a full disk, a removed folder) say why in
-        ``node.error`` and return False: the run goes on, the old record stays whole."""
+        ``node.error`` and return False: the run goes on, the old record stays whole.
+        ``cache=False``: a record the job moves on from (queued, running), not kept in the
+        index (Workspace.write_state)."""
         try:
-            self.ws.write_state(node.dir, state, node.job.id)
+            self.ws.write_state(node.dir, state, node.job.id, cache)
             return True
         except OSError as e:
             node.error = reason("failure", words=f"cannot write its record "

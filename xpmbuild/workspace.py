@@ -257,19 +257,27 @@ class Workspace:
                   "and the next run rebuilds it")
         return {"status": LOST, "reason": f"state.json is damaged: {problem}"}
 
-    def write_state(self, job_dir: str, state: dict, job_id: str | None = None):
+    def write_state(self, job_dir: str, state: dict, job_id: str | None = None,
+                    cache: bool = True):
         """Write the job's record atomically. A change of status is appended to the
         record's ``history`` (``[[status, time], ...]``, carried forward from the state
-        the caller built on), so every writer keeps it without knowing of it."""
+        the caller built on), so every writer keeps it without knowing of it. With
+        ``job_id`` and ``cache``, the index keeps it (the launch protocol's intermediate
+        records, queued and running, pass ``cache=False``: the next read of a newer file
+        reads it, the index row is for the record a run ends with)."""
         _note_history(state)
         # compact: the C encoder (indent would use the slow pure-Python one)
         text = json.dumps(state, sort_keys=True)
         path = job_dir + "/" + STATE
-        if os.path.isdir(path) and not os.path.islink(path):
+        try:
+            atomic_write(path, text)
+        except IsADirectoryError:
+            if not os.path.isdir(path) or os.path.islink(path):
+                raise
             import shutil
             shutil.rmtree(path)         # damage: a folder where the record goes
-        atomic_write(path, text)
-        if job_id is not None and self._rows is not None:
+            atomic_write(path, text)
+        if cache and job_id is not None and self._rows is not None:
             st = os.stat(path)
             key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
             self._rows[job_id] = key + (state,)
