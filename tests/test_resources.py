@@ -88,3 +88,21 @@ def test_a_small_job_is_not_given_xpmbuilds_own_memory(tmp_path):
     assert res["cpu"] is not None and res["wall"] is not None, res
     # not measurable apart from xpmbuild's own footprint: unknown, never a wrong figure
     assert res["max_rss"] is None or res["max_rss"] < 20 * 1024 * 1024, res
+
+
+def test_memory_of_the_process_that_started_xpmbuild_is_not_taken_for_ours(tmp_path):
+    """Regression: xpmbuild started by a big process (pytest after many tests, a notebook)
+    inherits that process's high-water mark in its own ru_maxrss; the job's max_rss is
+    still recorded (compared with xpmbuild's own VmHWM, not ru_maxrss)."""
+    import subprocess
+    from buildutil import XPMBUILD
+    proj = Project(tmp_path, HOG)
+    parent = tmp_path / "big_parent.py"
+    parent.write_text("import subprocess, sys\n"
+                      "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])\n"
+                      "sys.exit(subprocess.call(sys.argv[1:]))\n")
+    r = subprocess.run([sys.executable, str(parent), *XPMBUILD, "run", proj.file, "-w", proj.ws],
+                       cwd=proj.root, env=proj.env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    res = proj.state(proj.job_dir("hog"))["resources"]
+    assert res["max_rss"] is not None and 150 * 2**20 <= res["max_rss"] < 400 * 2**20, res

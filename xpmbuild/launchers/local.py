@@ -62,7 +62,7 @@ class LocalLauncher(Launcher):
         self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)
         # a spawned wrapper starts inside this process's memory (vfork/fork), and the kernel
         # keeps that high-water mark across exec: a wait4 max_rss at or below our own peak
-        # RSS may be ours, not the command's, and is not recorded
+        # (VmHWM) may be ours, not the command's, and is not recorded
         self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
 
@@ -137,7 +137,17 @@ class LocalLauncher(Launcher):
             self._poll.register(fd, select.POLLIN)
 
     def _own_peak_rss(self) -> int:
-        """This process's peak RSS in KiB (it only grows: re-read when a job's is below)."""
+        """The peak RSS in KiB of this process's own memory (VmHWM: since its exec, so not
+        what the process that started xpmbuild left in ru_maxrss), which a wrapper spawned
+        from it starts in."""
+        try:
+            with open("/proc/self/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        self._own_rss = int(line.split()[1])
+                        return self._own_rss
+        except (OSError, ValueError, IndexError):
+            pass
         import resource
         self._own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return self._own_rss
