@@ -77,6 +77,9 @@ class PlainReporter(Reporter):
     def waiting_elsewhere(self, node):
         self._w(f"wait    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
 
+    def notice(self, text):
+        self._w(f"note    {text}")
+
 
 class RichReporter(Reporter):
     """A live progress bar with counts; job starts and failures scroll above it."""
@@ -124,6 +127,9 @@ class RichReporter(Reporter):
     def waiting_elsewhere(self, node):
         self.progress.console.print(f"[blue]… {esc(node.job.short)}[/]: "
                                     f"{esc(node.reasons[0]) if node.reasons else ''}")
+
+    def notice(self, text):
+        self.progress.console.print(f"[yellow]! {esc(text)}[/]")
 
     def stop(self):
         self._update()

@@ -71,6 +71,7 @@ class Reporter:
     def skipped(self, node): pass
     def up_to_date(self, node): pass
     def waiting_elsewhere(self, node): pass
+    def notice(self, text): pass
     def tick(self, scheduler): pass
 
 
@@ -160,6 +161,8 @@ class Scheduler(Recovering, Launching):
                     node.status = status
                     node.state = dict(node.state, status=status)
                     self._write(node, node.state)
+            for text in self.launcher.pop_notices():    # e.g. the cluster does not answer
+                getattr(self.reporter, "notice", lambda t: None)(text)
             if self.elsewhere:
                 self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)
@@ -234,6 +237,8 @@ class Scheduler(Recovering, Launching):
         except OSError as e:        # an output that cannot be read
             state = dict(node.state or {}, status=FAILED, ended=now(),
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
+        if ended.resources is not None:
+            state["resources"] = ended.resources
         recorded = self._record(node, state)
         if not recorded:
             state = dict(state, status=FAILED, reason=str(node.error))

@@ -36,6 +36,11 @@ class LauncherError(Exception):
     """The launcher could not start or reach a job (not the job's own failure)."""
 
 
+class ClusterUnreachable(LauncherError):
+    """The cluster (or the host) cannot answer now: its controller is down, the connection
+    is lost. Never a job's failure nor a sign that a job is gone: keep waiting, ask later."""
+
+
 class Handle:
     """A started job as its launcher knows it."""
 
@@ -51,13 +56,14 @@ class Handle:
 class Ended:
     """How a job ended: exit code (None when unknown), and a reason in words."""
 
-    __slots__ = ("handle", "exit_code", "reason", "status")
+    __slots__ = ("handle", "exit_code", "reason", "status", "resources")
 
-    def __init__(self, handle, exit_code, reason=None, status=None):
+    def __init__(self, handle, exit_code, reason=None, status=None, resources=None):
         self.handle = handle
         self.exit_code = exit_code
         self.reason = reason
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
+        self.resources = resources      # {"wall", "cpu", "max_rss"} when measured
 
 
 def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
@@ -165,6 +171,10 @@ class Launcher:
 
     def pop_transitions(self) -> list:
         """Handles whose status changed since the last call (e.g. queued → running)."""
+        return []
+
+    def pop_notices(self) -> list[str]:
+        """What to say on screen since the last call (e.g. the cluster does not answer)."""
         return []
 
     def running(self) -> int:
