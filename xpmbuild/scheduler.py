@@ -130,6 +130,10 @@ class Scheduler(Recovering, Launching):
         except KeyboardInterrupt:
             self._interrupt()
             raise Interrupted() from None
+        except LauncherError:       # the launcher gave up (no answer, host refused us):
+            for node in self.running.values():      # its jobs are left as they are
+                node.reasons = [reason("left_running")]
+            raise
         finally:
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)

@@ -31,7 +31,7 @@ class BatchLauncher(Launcher):
     settle = 2.0
 
     def __init__(self, name, connector=None, poll=30.0, settings=None, workspace_root=None,
-                 python=None):
+                 python=None, give_up_after=None):
         from ..connectors import make_connector
         self.name = name
         self.connector_name = connector
@@ -46,6 +46,10 @@ class BatchLauncher(Launcher):
         self.transitions: list[Handle] = []      # jobs whose status changed (queued → running)
         self.exits_seen: dict[str, float] = {}   # launcher id -> when its exit file appeared
         self.trouble: str | None = None          # why the cluster does not answer now
+        self.trouble_since = 0.0
+        # seconds without an answer before a run stops waiting (jobs left to the cluster)
+        self.give_up_after = float(give_up_after if give_up_after is not None else
+                                   getattr(self.connector, "give_up_after", 3600))
         self.notices: list[str] = []
         self.next_scan = 0.0
         # the interpreter that runs xpmbuild.finish on the cluster's nodes: this one, unless
@@ -54,12 +58,14 @@ class BatchLauncher(Launcher):
         self.python = shlex.quote(python or sys.executable)
 
     def _run(self, argv, input=None, timeout=120, retries=None):
-        from ..connectors.local import ConnectionLost
+        from ..connectors.local import ConnectionLost, HostRefused
         self.commands += 1
         try:
             return self.connector.run(argv, input=input, timeout=timeout, retries=retries)
         except ConnectionLost as e:
             raise ClusterUnreachable(str(e)) from None
+        except HostRefused as e:
+            raise LauncherError(str(e)) from None
 
     def pop_notices(self) -> list[str]:
         out, self.notices = self.notices, []
@@ -67,9 +73,16 @@ class BatchLauncher(Launcher):
 
     def _unreachable(self, e: Exception):
         """The cluster did not answer: say so once, keep waiting, ask again later."""
+        t = time.monotonic()
         if self.trouble is None:
+            self.trouble_since = t
             self.notices.append(f"{self.name}: the cluster does not answer ({e}); waiting, "
-                                f"asking again every {self.max_poll:g} s")
+                                f"asking again every {self.max_poll:g} s, for at most "
+                                f"{self.give_up_after:g} s")
+        elif t - self.trouble_since > self.give_up_after:
+            raise LauncherError(f"{self.name}: no answer for {t - self.trouble_since:.0f} s "
+                                f"({e}); giving up. The jobs are left to it: the next run "
+                                "re-attaches to them")
         self.trouble = str(e)
 
     def _answered(self):

@@ -14,7 +14,7 @@ import re
 import time
 
 from ..resources import parse_duration
-from .base import Ended, LauncherError, read_exit_file
+from .base import ClusterUnreachable, Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
 
 QUEUED = {"Waiting", "Hold", "toLaunch", "toAckReservation", "Launching"}
@@ -52,9 +52,9 @@ class OarLauncher(BatchLauncher):
     type = "oar"
 
     def __init__(self, name="oar", queue=None, user=None, project=None, extra=None,
-                 connector=None, poll=10.0, settings=None, workspace_root=None, python=None,
-                 **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root, python)
+                 connector=None, poll=30.0, settings=None, workspace_root=None, python=None,
+                 give_up_after=None, **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root, python, give_up_after)
         self.queue = queue
         self.user = user
         self.project = project
@@ -139,9 +139,11 @@ class OarLauncher(BatchLauncher):
         argv = ["oarstat", "-f", "-J"]
         for i in ids:
             argv += ["-j", str(i)]
-        res = self._run(argv, timeout=60)
+        res = self._run(argv, timeout=60, retries=0)
         self.polls += 1
         text = res.stdout.strip()
+        if not res.ok and not text:     # no answer is not an answer: the jobs are not gone
+            raise ClusterUnreachable(f"oarstat failed ({res.code}): {res.stderr.strip()}")
         if not text:
             return {}
         try:

@@ -83,8 +83,8 @@ class SlurmLauncher(BatchLauncher):
     def __init__(self, name="slurm", partition=None, account=None, qos=None, extra=None,
                  connector=None, poll=30.0, array=True, array_max=None, max_array=None,
                  array_parallelism=None, submit_patience=None, settings=None,
-                 workspace_root=None, python=None, **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root, python)
+                 workspace_root=None, python=None, give_up_after=None, **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root, python, give_up_after)
         self.partition, self.account, self.qos = partition, account, qos
         self.extra = list(extra or [])
         self.array = array
