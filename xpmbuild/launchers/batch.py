@@ -76,7 +76,7 @@ class BatchLauncher(Launcher):
         t = time.monotonic()
         if self.trouble is None:
             self.trouble_since = t
-            self.notices.append(f"{self.name}: the cluster does not answer ({e}); waiting, "
+            self.notices.append(f"{self.name}: {self.where()} does not answer ({e}); waiting, "
                                 f"asking again every {self.max_poll:g} s, for at most "
                                 f"{self.give_up_after:g} s")
         elif t - self.trouble_since > self.give_up_after:
@@ -85,9 +85,13 @@ class BatchLauncher(Launcher):
                                 "re-attaches to them")
         self.trouble = str(e)
 
+    def where(self) -> str:
+        return (f"host {self.connector.describe()}" if getattr(self.connector, "remote", False)
+                else "the cluster")
+
     def _answered(self):
         if self.trouble is not None:
-            self.notices.append(f"{self.name}: the cluster answers again")
+            self.notices.append(f"{self.name}: {self.where()} answers again")
         self.trouble = None
 
     def pop_transitions(self) -> list[Handle]:
@@ -207,6 +211,9 @@ class BatchLauncher(Launcher):
         self._scan_exits(t)
         ended: list[Ended] = []
         due = [lid for lid, seen in self.exits_seen.items() if t - seen >= self.settle]
+        if self.trouble is not None and t < self.next_poll:
+            due = []            # no answer: ask again at the next poll only, not per round
+        asked = bool(due) or t >= self.next_poll
         try:
             if due:
                 ended += self.ended_batch([self.tracked[lid] for lid in due])
@@ -214,17 +221,22 @@ class BatchLauncher(Launcher):
                 self.next_poll = t + self.max_poll
                 done = {e.handle.launcher_id for e in ended}
                 ended += [e for e in self.poll() if e.handle.launcher_id not in done]
-            self._answered()
+            if asked:
+                self._answered()
         except ClusterUnreachable as e:
             self._unreachable(e)
             self.next_poll = min(self.next_poll, t + self.max_poll)
-            # the jobs that wrote their exit file still ended: their exit code is known
-            ended = [Ended(self.tracked[lid], read_exit_file(self.tracked[lid].job_dir))
-                     for lid in due if read_exit_file(self.tracked[lid].job_dir) is not None]
+            # a job that exited 0 is done whatever the cluster says; any other end waits
+            # for the cluster's word (a time limit, a cancel: not a mere exit code)
+            ended = [Ended(self.tracked[lid], 0) for lid in due
+                     if read_exit_file(self.tracked[lid].job_dir) == 0]
         for e in ended:
             self.tracked.pop(e.handle.launcher_id, None)
             self.exits_seen.pop(e.handle.launcher_id, None)
             self.last_states.pop(e.handle.launcher_id, None)
+        for lid in due:             # not ended yet (the cluster still ends it): ask later
+            if lid in self.exits_seen:
+                self.exits_seen[lid] = t
         for lid, h in self.tracked.items():
             st = h.extra.get("status")
             if lid in self.last_states and st != self.last_states[lid]:
