@@ -76,6 +76,24 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
             lock.release()
 
 
+def _record_ended(ws: Workspace, job_id: str, job_dir: str, state: dict, why: str) -> dict:
+    """Write the end the cluster reported (no result of its own) into a job's record."""
+    from .workspace import now
+    if not ws.writable():
+        return state
+    lock = ws.try_lock(job_dir)
+    if lock is None:
+        return state
+    try:
+        new = dict(state, status="failed", reason=why, ended=now())
+        ws.write_state(job_dir, new, job_id)
+        return new
+    except OSError:
+        return state
+    finally:
+        lock.release()
+
+
 def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None, live=None):
     """For a job recorded as queued/running: (status, reason) as things stand now
     (recovery.py; ``live``: the launchers' answers, one query per launcher)."""
@@ -148,6 +166,8 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
                 status, why = _live_status(ws, d, state, launchers, live)
                 if why:
                     reasons = [why]
+                if status == "failed":      # the cluster says how it ended: on record now,
+                    state = _record_ended(ws, job_id, d, state, why)   # before it forgets
         params = _params_of(d)
         deps = params.get("deps") if isinstance(params.get("deps"), list) else []
         own_tags = params.get("tags") if isinstance(params.get("tags"), dict) else {}

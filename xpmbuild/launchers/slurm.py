@@ -307,10 +307,18 @@ class SlurmLauncher(BatchLauncher):
         # lost only when both answered without it (and the accounting had time to learn it)
         if unknown:
             acct = self.sacct(unknown)
+            arrays = {base_id(i) for i in states if "_" in i}
             for lid in unknown:
                 h = self.tracked[lid]
                 rec = acct.get(lid)
-                if rec is not None:
+                final = rec is not None and rec["state"] not in QUEUED_STATES | RUNNING_STATES
+                if final:
+                    e = self._ended(h, rec["state"], rec["reason"], rec["resources"])
+                elif "_" in lid and base_id(lid) in arrays and read_exit_file(h.job_dir) is None:
+                    # slurmctld lists the array's other tasks, not this one: a pending task
+                    # is removed from its array when cancelled (sacct still shows it pending)
+                    e = Ended(h, None, "cancelled in Slurm before it started", status="cancelled")
+                elif rec is not None:
                     e = self._ended(h, rec["state"], rec["reason"], rec["resources"])
                 elif time.time() - (h.extra.get("submitted") or 0) > 30:
                     e = self.vanished(h)
