@@ -282,3 +282,18 @@ partition = "{slurm.get('XPM_SLURM_PARTITION', 'debug')}"
     assert len(squeues) <= took / 30 + 1, note
     assert len(squeues) + len(saccts) <= took / 30 + 1 + batches, note
     assert len(log.calls("sbatch")) <= 2, note           # one array
+
+
+def test_resources_come_from_one_sacct_when_jobs_end(project):
+    proj = project(ARRAY.format(n=2, sleep=3))
+    log = CallLog(proj.root)
+    proj.env = log.env(proj.env)
+    proj.run("-l", "slurm", timeout=120)
+    for d in proj.job_dirs("work"):
+        res = proj.state(d).get("resources")
+        assert res and set(res) <= {"wall", "cpu", "max_rss"}, res
+        assert 3 <= res["wall"] < 60, res
+        assert res.get("max_rss", 1) > 0 and res.get("cpu", 0) >= 0, res
+    saccts = [a for _, _, a in log.calls("sacct")]
+    assert saccts and all("-j" in a.split() for a in saccts), saccts     # never a plain sacct
+    assert all("Elapsed,TotalCPU,MaxRSS" in a for a in saccts), saccts
