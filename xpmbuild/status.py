@@ -101,7 +101,7 @@ def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | Non
     def ask(st):
         lid = str(st.get("launcher_id"))
         if live is None or lid not in live:
-            raise RuntimeError("no answer")
+            raise RuntimeError((live or {}).get(("error", st.get("launcher")), "no answer"))
         return live[lid]
     known = launchers is not None and state.get("launcher") in launchers
     a = assess(ws, job_dir, state, ask if known else None)
@@ -151,8 +151,8 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
     for name, states in active.items():
         try:
             live.update(launchers[name].live_states(states))
-        except Exception:
-            pass
+        except Exception as e:      # it cannot answer now: its jobs are not gone
+            live[("error", name)] = str(e) or type(e).__name__
     out = []
     for task, job_id, d, state in found:
         reasons = []

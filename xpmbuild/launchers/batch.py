@@ -28,7 +28,7 @@ class BatchLauncher(Launcher):
     can_tell_live = True
     #: seconds a job's exit file waits before its batch is asked about (the cluster records
     #: the end a moment after the job wrote it; jobs ending together go as one batch)
-    settle = 2.0
+    settle = 3.0
 
     def __init__(self, name, connector=None, poll=30.0, settings=None, workspace_root=None,
                  python=None, give_up_after=None):
@@ -206,11 +206,22 @@ class BatchLauncher(Launcher):
             if lid not in self.exits_seen and os.path.exists(os.path.join(h.job_dir, EXIT_FILE)):
                 self.exits_seen[lid] = t
 
+    def _due(self, t: float) -> list[str]:
+        """The jobs whose exit file appeared, as one batch once the oldest waited ``settle``
+        seconds and none appeared for a second (or the oldest waited twice as long)."""
+        if not self.exits_seen:
+            return []
+        times = self.exits_seen.values()
+        oldest, newest = min(times), max(times)
+        if t - oldest >= self.settle and (t - newest >= 1.0 or t - oldest >= 2 * self.settle):
+            return list(self.exits_seen)
+        return []
+
     def _round(self) -> list[Ended]:
         t = time.monotonic()
         self._scan_exits(t)
         ended: list[Ended] = []
-        due = [lid for lid, seen in self.exits_seen.items() if t - seen >= self.settle]
+        due = self._due(t)
         if self.trouble is not None and t < self.next_poll:
             due = []            # no answer: ask again at the next poll only, not per round
         asked = bool(due) or t >= self.next_poll

@@ -176,6 +176,24 @@ class OarLauncher(BatchLauncher):
         return Ended(h, code, f"ended in OAR as {state}"
                      + (f" ({', '.join(events[-2:])})" if events else ""), status="failed")
 
+    def ended_batch(self, handles):
+        """Jobs that wrote their exit file: exit 0 is done; another code asks oarstat (one
+        call for all) whether OAR killed the job (walltime, oardel)."""
+        out, ask = [], []
+        for h in handles:
+            code = read_exit_file(h.job_dir)
+            (out.append(Ended(h, code)) if code == 0 else ask.append(h))
+        recs = self.query([h.launcher_id for h in ask]) if ask else {}
+        for h in ask:
+            rec = recs.get(h.launcher_id)
+            e = self._ended(h, rec) if rec is not None else None
+            h.extra["exit_checks"] = h.extra.get("exit_checks", 0) + 1
+            if e is None and h.extra["exit_checks"] >= 3:
+                e = Ended(h, read_exit_file(h.job_dir))
+            if e is not None:
+                out.append(e)
+        return out
+
     def poll(self):
         ids = list(self.tracked)
         recs = self.query(ids)

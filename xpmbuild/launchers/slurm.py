@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from .base import Ended, LauncherError, read_exit_file
+from .base import ClusterUnreachable, Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
 from .slurm_query import base_id, check, parse_sacct, parse_squeue, sacct_argv, squeue_argv
 from .slurm_submit import SlurmSubmission, batch_options, slurm_mem, slurm_time  # noqa: F401
@@ -173,11 +173,23 @@ class SlurmLauncher(SlurmSubmission, BatchLauncher):
         for lid in ids:
             h = self.tracked[lid]
             if lid in states:
+                st = states[lid][0]
+                if st not in QUEUED_STATES | RUNNING_STATES and lid in self.exits_seen:
+                    continue        # it wrote its exit file: ended with its batch (sacct)
                 e = self._ended(h, *states[lid])
                 if e is not None:
                     ended.append(e)
             else:
                 unknown.append(lid)
+        if ended:       # killed without an exit file (TIMEOUT, CANCELLED...): what it used
+            try:
+                acct = self.sacct([e.handle.launcher_id for e in ended])
+            except ClusterUnreachable:
+                acct = {}
+            for e in ended:
+                rec = acct.get(e.handle.launcher_id)
+                if rec and rec["resources"] and rec["state"] not in QUEUED_STATES | RUNNING_STATES:
+                    e.resources = rec["resources"]
         # squeue forgets jobs MinJobAge after they end; the accounting keeps them. A job is
         # lost only when both answered without it (and the accounting had time to learn it)
         if unknown:
