@@ -50,3 +50,13 @@ def test_clock_and_size():
     assert parse_clock("00:01.500") == 1.5 and parse_clock("2-01:00:00") == 176400
     assert parse_clock("") is None and parse_size("12M") == 12 * 1024 ** 2
     assert parse_size("") is None
+
+
+def test_a_task_record_beats_its_array_range_in_any_order():
+    text = ("687_[2-11]|PENDING|0:0|00:00:00|00:00:00||None\n"
+            "687_2|COMPLETED|0:0|00:00:06|00:00.089||None\n")
+    got = parse_sacct(text)
+    assert got["687_2"]["state"] == "COMPLETED" and got["687_3"]["state"] == "PENDING"
+    text = "687_2|COMPLETED|0:0|00:00:06|00:00.089||None\n" \
+           "687_[2-11]|PENDING|0:0|00:00:00|00:00:00||None\n"
+    assert parse_sacct(text)["687_2"]["state"] == "COMPLETED"

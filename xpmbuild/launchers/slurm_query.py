@@ -57,6 +57,8 @@ def parse_squeue(text: str) -> dict[str, tuple[str, str]]:
         if len(parts) < 3 or not parts[1]:
             continue
         for jid in expand(parts[0]):
+            if "[" in parts[0] and jid in out:
+                continue
             out[jid] = (parts[1].split()[0], parts[2])
     return out
 
@@ -78,7 +80,10 @@ def parse_sacct(text: str) -> dict[str, dict]:
                 owner = jid.split(".", 1)[0]
                 rss[owner] = max(rss.get(owner, 0), r)
             continue
+        ranged = "[" in jid
         for one in expand(jid):
+            if ranged and one in out:
+                continue        # a task's own record beats its array's (stale) range
             res = {}
             w, c = parse_clock(elapsed), parse_clock(cpu)
             if w is not None:
