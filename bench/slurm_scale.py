@@ -212,6 +212,7 @@ def main():
     partition = env.get("XPM_SLURM_PARTITION", "debug")
     root = tempfile.mkdtemp(prefix="xpm-slurm-scale-", dir="/tmp")
     os.chmod(root, 0o755)
+    os.chdir(root)          # the jobs' WorkDir: how the cleanup below finds them
     try:
         if args.mode in ("api", "both"):
             bench_api(args.n, partition, args.poll, root, args.array_max, args.parallelism,
