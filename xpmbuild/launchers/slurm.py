@@ -111,10 +111,11 @@ class SlurmLauncher(SlurmSubmission, BatchLauncher):
         check(res, "squeue", unknown_is_answer=True)
         return parse_squeue(res.stdout) if res.ok else {}
 
-    def sacct(self, ids) -> dict[str, dict]:
+    def sacct(self, ids, exact=False) -> dict[str, dict]:
         """The accounting's record of these jobs (one sacct call, array ranges expanded);
-        raises ClusterUnreachable when it cannot answer."""
-        bases = sorted({base_id(i) for i in ids}, key=int)
+        ``exact``: ask these ids only (jobs that ran), not their whole arrays (which also
+        list the pending tasks). Raises ClusterUnreachable when it cannot answer."""
+        bases = sorted(set(ids)) if exact else sorted({base_id(i) for i in ids}, key=int)
         if not bases:
             return {}
         res = self._run(sacct_argv(bases), timeout=60, retries=0)
@@ -149,7 +150,7 @@ class SlurmLauncher(SlurmSubmission, BatchLauncher):
         """Jobs that wrote their exit file: one sacct for all, for their final state and
         resources. A job the accounting still shows running (it lags a little) with a
         failing exit code is asked again (Slurm may be ending it: TIMEOUT, CANCELLED)."""
-        acct = self.sacct([h.launcher_id for h in handles])
+        acct = self.sacct([h.launcher_id for h in handles], exact=True)
         out = []
         for h in handles:
             rec = acct.get(h.launcher_id)
