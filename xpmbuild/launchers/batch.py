@@ -12,12 +12,12 @@ import time
 
 import xxhash
 
-from ..workspace import EXIT_FILE
+from .polling import PolitePolling
 from .base import (ClusterUnreachable, Ended, Handle, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
 
 
-class BatchLauncher(Launcher):
+class BatchLauncher(PolitePolling, Launcher):
     """Polling that cluster admins accept (launchers.md, v1): the job folders are the fast
     path (their exit files, one ``stat`` each per round), the cluster is asked at most once
     every ``poll`` seconds (one command for all jobs), plus once for each batch of jobs that
@@ -66,33 +66,6 @@ class BatchLauncher(Launcher):
             raise ClusterUnreachable(str(e)) from None
         except HostRefused as e:
             raise LauncherError(str(e)) from None
-
-    def pop_notices(self) -> list[str]:
-        out, self.notices = self.notices, []
-        return out
-
-    def _unreachable(self, e: Exception):
-        """The cluster did not answer: say so once, keep waiting, ask again later."""
-        t = time.monotonic()
-        if self.trouble is None:
-            self.trouble_since = t
-            self.notices.append(f"{self.name}: {self.where()} does not answer ({e}); waiting, "
-                                f"asking again every {self.max_poll:g} s, for at most "
-                                f"{self.give_up_after:g} s")
-        elif t - self.trouble_since > self.give_up_after:
-            raise LauncherError(f"{self.name}: no answer for {t - self.trouble_since:.0f} s "
-                                f"({e}); giving up. The jobs are left to it: the next run "
-                                "re-attaches to them")
-        self.trouble = str(e)
-
-    def where(self) -> str:
-        return (f"host {self.connector.describe()}" if getattr(self.connector, "remote", False)
-                else "the cluster")
-
-    def _answered(self):
-        if self.trouble is not None:
-            self.notices.append(f"{self.name}: {self.where()} answers again")
-        self.trouble = None
 
     def pop_transitions(self) -> list[Handle]:
         out, self.transitions = self.transitions, []
@@ -196,26 +169,6 @@ class BatchLauncher(Launcher):
         """Jobs whose exit file appeared: how they ended (a subclass asks the cluster, one
         command for all, for their final state and resources)."""
         return [Ended(h, read_exit_file(h.job_dir)) for h in handles]
-
-    def _scan_exits(self, t: float):
-        """The fast path: one ``stat`` per tracked job's exit file."""
-        if t < self.next_scan:
-            return
-        self.next_scan = t + (0.25 if len(self.tracked) < 1000 else 1.0)
-        for lid, h in self.tracked.items():
-            if lid not in self.exits_seen and os.path.exists(os.path.join(h.job_dir, EXIT_FILE)):
-                self.exits_seen[lid] = t
-
-    def _due(self, t: float) -> list[str]:
-        """The jobs whose exit file appeared, as one batch once the oldest waited ``settle``
-        seconds and none appeared for a second (or the oldest waited twice as long)."""
-        if not self.exits_seen:
-            return []
-        times = self.exits_seen.values()
-        oldest, newest = min(times), max(times)
-        if t - oldest >= self.settle and (t - newest >= 1.0 or t - oldest >= 2 * self.settle):
-            return list(self.exits_seen)
-        return []
 
     def _round(self) -> list[Ended]:
         t = time.monotonic()
