@@ -14,9 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 PAGES = ["index.html", "tutorial/index.html", "language/index.html", "workspace/index.html",
-         "launchers/index.html", "api/index.html", "cli/index.html", "design/index.html"]
+         "launchers/index.html", "monitor/index.html", "api/index.html", "cli/index.html", "design/index.html"]
 COMMANDS = ["check", "graph", "plan", "run", "status", "jobs", "gc", "launchers", "results",
-            "doc"]
+            "doc", "monitor"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_cli_reference_is_generated(site):
 
 def test_nav_pages_and_titles(site):
     html = (site / "index.html").read_text(encoding="utf-8")
-    for title in ("Tutorial", "Language", "Workspace", "Launchers & settings",
+    for title in ("Tutorial", "Language", "Workspace", "Launchers & settings", "Monitor",
                   "Python API", "CLI reference", "Design"):
         assert title in html, title
     tutorial = (site / "tutorial" / "index.html").read_text(encoding="utf-8")

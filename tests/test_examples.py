@@ -21,6 +21,7 @@ EXAMPLE_PLANS = [
     ("pipeline", "pipeline.xpm", {"split": 1, "vocab": 1, "train": 5, "evaluate": 5,
                                   "compare": 2}),
     ("python_action", "wordcount.xpm", {"count": 4, "summarize": 4}),
+    ("tensorboard", "tensorboard.xpm", {"train": 6}),
 ]
 IDS = [e[0] for e in EXAMPLE_PLANS]
 
@@ -48,7 +49,8 @@ def test_example_checks(example):
     assert (code, err) == (0, ""), err
     total = sum(counts.values())
     detail = ", ".join(f"{n} {t}" for t, n in counts.items())
-    assert out.strip() == f"{xpm}: ok — {total} jobs ({detail})"
+    services = ", service tensorboard" if xpm == "tensorboard.xpm" else ""
+    assert out.strip() == f"{xpm}: ok — {total} jobs ({detail}){services}"
 
 
 @pytest.mark.parametrize("example", EXAMPLE_PLANS, ids=IDS, indirect=True)
@@ -115,6 +117,10 @@ def test_example_runs(example, tmp_path):
         accuracies = [json.loads(p.read_text())["accuracy"]
                       for p in _outputs(ws, "evaluate", "metrics.json")]
         assert min(accuracies) > 0.7          # the toy task is learnable
+    elif folder.name == "tensorboard":
+        models = [json.loads(p.read_text()) for p in _outputs(ws, "train", "model.json")]
+        assert len(models) == 6 and min(m["loss"] for m in models) < 0.2   # it learns
+        assert len(_outputs(ws, "train", "events.out.tfevents.xpm")) == 6
     else:
         summaries = [p.read_text() for p in _outputs(ws, "summarize", "summary.md")]
         assert len(summaries) == 4

@@ -19,7 +19,7 @@ try:
     runpy.run_module("xpmbuild.cli", run_name="__main__")
 except SystemExit:
     pass
-heavy = ("networkx", "xpmbuild.launchers.slurm", "xpmbuild.launchers.oar", "sh")
+heavy = ("networkx", "starlette", "uvicorn", "xpmbuild.monitor", "xpmbuild.launchers.slurm", "xpmbuild.launchers.oar", "sh")
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)),
       file=sys.stderr)
 """
@@ -48,3 +48,75 @@ for i in range(3) { t(i=i) }
             proj.run()
         args = [command.split("-")[0], proj.file, "-w", proj.ws]
     assert imported(args, proj.root) == []
+
+
+LIGHT = r"""
+import json, runpy, sys
+sys.argv = ["xpmbuild"] + json.loads(sys.argv[1])
+try:
+    runpy.run_module("xpmbuild.cli", run_name="__main__")
+except SystemExit:
+    pass
+heavy = ("click", "rich", "rich_click", "lark", "xpmbuild.language", "xpmbuild.cli.common")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy
+                        or m.startswith("xpmbuild.language"))), file=sys.stderr)
+"""
+
+
+def light_imports(args, cwd):
+    p = subprocess.run([sys.executable, "-c", LIGHT, json.dumps(args)], cwd=cwd,
+                       capture_output=True, text=True, env=clean_env(), timeout=60)
+    return p.stdout, json.loads(p.stderr.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("command", ["--version", "run-noop", "plan-json-noop"])
+def test_answered_before_click(tmp_path, command):
+    """`--version` and a no-op run (or plan --json) import neither click, rich nor the
+    language: they are answered from the no-op manifest by stats alone."""
+    proj = Project(tmp_path, """\
+task t {
+    i: int
+    output o = "o.txt"
+    shell "echo {i} > {o}"
+}
+for i in range(3) { t(i=i) }
+""")
+    if command == "--version":
+        out, mods = light_imports(["--version"], proj.root)
+        assert out == "xpmbuild, version 0.1.0\n"
+    else:
+        proj.run()
+        args = ["run", proj.file, "-w", proj.ws]
+        if command == "plan-json-noop":
+            args = ["plan", proj.file, "-w", proj.ws, "--json"]
+            proj.plan("--json")      # the plan's own manifest
+        out, mods = light_imports(args, proj.root)
+        if command == "run-noop":
+            assert out == "3 jobs: 3 done (0 ran, 3 up to date), 0 failed, 0 skipped\n"
+        else:
+            assert json.loads(out)["summary"] == {"done": 3, "jobs": 3, "will_run": 0}
+    assert mods == []
+
+
+def test_options_beyond_the_fast_reader_take_the_full_path(tmp_path):
+    """What the fast reader does not know (--force, a bad -j, --help) is click's to
+    answer: the same answers as before."""
+    proj = Project(tmp_path, """\
+task t {
+    i: int
+    output o = "o.txt"
+    shell "echo {i} > {o}"
+}
+for i in range(2) { t(i=i) }
+""")
+    proj.run()
+    r = proj.run("--force", "t")
+    assert "2 ran" in r.stdout
+    r = proj.run("-j", "0", expect=2)
+    assert "-j" in r.stderr
+    r = proj.run("-D", "nope", expect=2)
+    assert "expected NAME=VALUE" in r.stderr
+    r = proj.run("-D", "x=1", expect=2)
+    assert "no arg 'x'" in r.stderr
+    r = proj.run("--help")
+    assert "--force" in r.stdout

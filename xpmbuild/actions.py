@@ -110,6 +110,28 @@ def _lookup(job: M.Job, chain):
     return value
 
 
+def render_parts(template: M.Template, value_of, subject=None, keep=None) -> list:
+    """Each part of a shell template rendered: text as it is, a placeholder's value
+    (``value_of(subject, part)``) quoted for where it lands; None for a placeholder that
+    ``keep(part)`` says to leave as it is (the caller fills it)."""
+    out = []
+    contexts = template.contexts or [None] * len(template.parts)
+    for part, context in zip(template.parts, contexts):
+        if type(part) is str:
+            out.append(part)
+        elif keep is not None and keep(part):
+            out.append(None)
+        else:
+            value = value_of(subject, part)
+            words = to_words(value)
+            if words is None and (context is None or context == _TOP):
+                out.append(_quote(to_text(value)))
+            else:
+                out.append(shellquote.render(None if words is not None else to_text(value),
+                                             words, context))
+    return out
+
+
 def render_shell(job: M.Job, mask_options: bool = False) -> str:
     """The shell text with values substituted, quoted for where each one lands.
 
@@ -120,24 +142,16 @@ def render_shell(job: M.Job, mask_options: bool = False) -> str:
     ``mask_options``: leave ``{option}`` placeholders as they are, for the fingerprint
     (options are left out of identity and fingerprint: changing one rebuilds nothing).
     """
-    out = []
-    params = job.task.params
     template = job.task.action
-    contexts = template.contexts or [None] * len(template.parts)
-    for part, context in zip(template.parts, contexts):
-        if type(part) is str:
-            out.append(part)
-        elif mask_options and part[0] in params and params[part[0]].option:
-            out.append("{" + ".".join(part) + "}")
-        else:
-            value = _lookup(job, part)
-            words = to_words(value)
-            if words is None and (context is None or context == _TOP):
-                out.append(_quote(to_text(value)))
-            else:
-                out.append(shellquote.render(None if words is not None else to_text(value),
-                                             words, context))
-    return "".join(out)
+    if not (mask_options and job.task.has_options):
+        return "".join(render_parts(template, _lookup, job))
+    params = job.task.params
+
+    def keep(part):
+        return part[0] in params and params[part[0]].option
+    parts = render_parts(template, _lookup, job, keep)
+    return "".join(p if p is not None else "{" + ".".join(part) + "}"
+                   for p, part in zip(parts, template.parts))
 
 
 def python_module_file(task: M.TaskDef) -> str | None:

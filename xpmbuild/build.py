@@ -32,6 +32,7 @@ class BuildResult:
     detached: bool = False
     launcher_name: str = "local"
     t0: float = 0.0
+    routes: dict = field(default_factory=dict)      # task name -> launcher name
 
     @property
     def ok(self) -> bool:
@@ -41,12 +42,33 @@ class BuildResult:
         return not self.interrupted and all(n.status in ok for n in self.nodes)
 
     def to_json(self) -> dict:
-        nodes = []
+        nodes = [self._node(n) for n in self.nodes]
+        return self._document(nodes)
+
+    def _node(self, n) -> dict:
+        node = schema.node(n.job.id, n.job.task.name, n.dir, n.status, n.reasons,
+                           [d.id for d in n.job.deps], n.job.tags, n.will_run)
+        node["launcher"] = self.routes.get(n.job.task.name, self.launcher_name)
+        return node
+
+    def write_json(self, out, chunk: int = 2000) -> None:
+        """``json.dumps(self.to_json())`` written to ``out`` (the same text), node by node:
+        the nodes of a 100k-job plan never exist all at once as dicts."""
+        import json
+        doc = self._document(["\0nodes\0"])
+        head, tail = json.dumps(doc).split('"\\u0000nodes\\u0000"')
+        out.write(head)
+        nodes = self.nodes
+        dumps = json.dumps
+        for i in range(0, len(nodes), chunk):
+            part = ", ".join([dumps(self._node(n)) for n in nodes[i:i + chunk]])
+            out.write(part if i == 0 else ", " + part)
+        out.write(tail + "\n")
+
+    def _document(self, nodes: list) -> dict:
         summary: dict = {}
         for n in self.nodes:
             summary[n.status] = summary.get(n.status, 0) + 1
-            nodes.append(schema.node(n.job.id, n.job.task.name, n.dir, n.status, n.reasons,
-                                     [d.id for d in n.job.deps], n.job.tags, n.will_run))
         summary["jobs"] = len(self.nodes)
         summary["will_run" if self.dry_run else "ran"] = sum(
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
@@ -104,7 +126,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
         else:
             n.status = DONE
         if decision.stale:
-            n.reasons = decision.reasons + waits
+            n.reasons = decision.reasons + waits if waits else decision.reasons
             n.will_run = True
         elif waits:
             # runs only if the dependency's outputs change (early cut-off)
@@ -133,9 +155,19 @@ def _active_now(ws, n, state, by_id):
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
-          settings: dict | None = None, on_interrupt=None) -> BuildResult:
+          settings: dict | None = None, on_interrupt=None,
+          launcher_name: str | None = None, services=None) -> BuildResult:
+    """``launcher``: the run's launcher (default: local), ``launcher_name`` its name when
+    none is made (a dry run); jobs are routed to others by the settings (routing.py).
+    ``services``: a services.ServiceSession that starts the experiment's services when
+    the first job starts and ends them with the run (without one, the services are
+    recorded only, for ``xpmbuild services start``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = make_nodes(plan, ws, targets)
+    settings = settings or {}
+    default = launcher.name if launcher is not None else \
+        (launcher_name or settings.get("launcher") or "local")
+    routes = _routes(nodes, settings, default)
     unknown = [t for t in force if t not in plan.tasks]
     if unknown:
         raise ValueError(f"--force {unknown[0]}: no such task; tasks: "
@@ -147,40 +179,98 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         else:
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
+        rebuilder.untraced_new = True
         dry_run(plan, ws, nodes, rebuilder)
         ws.save_index() if ws.exists() else None
-        return BuildResult(plan, ws, nodes, dry_run=True)
+        return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
+                           routes=routes)
     if launcher is None:
         from .launchers.local import LocalLauncher
-        launcher = LocalLauncher(cpus=jobs)
-    if detach and not launcher.can_detach:      # refused before anything is submitted
-        raise ValueError(f"--detach needs a launcher that chains dependencies itself "
-                         f"(slurm); {launcher.name} is a {launcher.type} launcher")
+        launcher = LocalLauncher(slots=jobs)
+    made = _make_routed(routes, settings, launcher, jobs)
+    for one in [launcher] + list(made.values()):
+        if detach and not one.can_detach:      # refused before anything is submitted
+            raise ValueError(f"--detach needs a launcher that chains dependencies itself "
+                             f"(slurm); {one.name} is a {one.type} launcher")
     ws.create()
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
     ws.write_experiment(plan.name, list(plan.jobs.values()))
+    if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
+                                                   "services")):
+        from .servicefolder import record_services
+        record_services(ws.root, plan.name, plan)
+    from .environment import Recorder
+    environment = Recorder(ws.root, plan.name, os.path.dirname(os.path.abspath(plan.file)))
     launcher.bind(ws.root)
+    for one in made.values():
+        one.bind(ws.root)
 
     def launchers(name):        # for jobs an earlier run started on another launcher
         from .launchers import make_launcher
-        return make_launcher(name, settings or {})
+        return make_launcher(name, settings)
+
+    by_task = {task: made[name] for task, name in routes.items() if name in made}
+    route = (lambda job: by_task.get(job.task.name)) if by_task else None
 
     scheduler = Scheduler(ws, rebuilder, launcher, nodes, plan.root, keep_going=keep_going,
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
-                          launchers=launchers, on_interrupt=on_interrupt)
+                          launchers=launchers, on_interrupt=on_interrupt, route=route,
+                          on_first_start=services.start_all if services is not None
+                          and plan.services else None)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
-                         launcher_name=launcher.name, t0=time.monotonic())
+                         launcher_name=launcher.name, t0=time.monotonic(), routes=routes)
     try:
         scheduler.run()
     except Interrupted:
         result.interrupted = True
     finally:
         result.counts = scheduler.counts
+        if services is not None:
+            services.end()
+        environment.finish()
         ws.close()
         launcher.close()
+        for one in made.values():
+            one.close()
     return result
+
+
+def _routes(nodes, settings: dict, default: str) -> dict:
+    """{task name: launcher name} of the tasks of ``nodes`` (routing.py); an unknown
+    launcher is a ValueError naming the setting that chose it."""
+    from .routing import Router
+    from .settings import SettingsError, launcher_config
+    router = Router(settings, default)
+    out: dict = {}
+    checked = {default}
+    for n in nodes:
+        task = n.job.task
+        if task.name in out:
+            continue
+        name, where = router.choose(task)
+        if name not in checked:
+            try:
+                launcher_config(settings, name)
+            except SettingsError as e:
+                raise ValueError(f"{where}: {e}") from None
+            checked.add(name)
+        out[task.name] = name
+    return out
+
+
+def _make_routed(routes: dict, settings: dict, launcher, jobs) -> dict:
+    """The launchers other than the run's own that the routes name, made once each."""
+    from .launchers import make_launcher
+    from .settings import SettingsError
+    made = {}
+    for name in sorted(set(routes.values()) - {launcher.name}):
+        try:
+            made[name] = make_launcher(name, settings, jobs=jobs)
+        except SettingsError as e:
+            raise ValueError(str(e)) from None
+    return made
 
 
 def tail(path: str, lines: int = 10) -> str:

@@ -20,9 +20,11 @@ ASK_EVERY = 3.0
 
 
 class Elsewhere:
-    def __init__(self, ws: Workspace, launcher_name: str, launchers=None):
+    def __init__(self, ws: Workspace, launcher_names, launchers=None):
         self.ws = ws
-        self.launcher_name = launcher_name       # the run's own launcher
+        # the run's own launchers (a name, or a container of names)
+        self.launcher_names = {launcher_names} if isinstance(launcher_names, str) \
+            else launcher_names
         self.launchers = launchers or (lambda name: None)
         self.nodes: dict = {}                    # job id -> node
         self._made: dict = {}
@@ -68,7 +70,7 @@ class Elsewhere:
             if self.ws.is_locked(node.dir):
                 continue
             state = self.ws.read_state(node.dir, node.job.id) or {}
-            if state.get("status") in ACTIVE and state.get("launcher") != self.launcher_name \
+            if state.get("status") in ACTIVE and state.get("launcher") not in self.launcher_names \
                     and read_exit_file(node.dir) is None:
                 if t - self._asked.get(key, 0) < ASK_EVERY:
                     continue
@@ -89,7 +91,8 @@ class Recovering:
         """A job recorded as queued/running (recovery.py judges it). Returns the state to
         decide on, or None when the job is being waited on or was recorded done."""
         a = assess(self.ws, node.dir, state)
-        ours = state.get("launcher") == self.launcher.name
+        lane = self.to_launch.lanes.get(state.get("launcher"))    # a launcher of this run
+        ours = lane is not None
         why = a.reason
         if a.verdict == BUSY:
             return self._wait_elsewhere(node, why)
@@ -100,14 +103,14 @@ class Recovering:
         # a batch submission killed before its job id was recorded: the launcher looks
         # it up (by its job name) before anything is submitted again
         unrecorded = a.verdict == GONE and ours and not state.get("launcher_id") and \
-            getattr(self.launcher, "can_tell_live", False)
+            getattr(lane.launcher, "can_tell_live", False)
         if (a.verdict in (ORPHAN, UNKNOWN) or unrecorded) and ours:
-            recovered = self.launcher.recover(node.job.id, node.dir, state)
+            recovered = lane.launcher.recover(node.job.id, node.dir, state)
             if isinstance(recovered, Handle):
-                return self._reattach(node, state, recovered)
+                return self._reattach(node, state, recovered, lane)
             if isinstance(recovered, Ended):
                 return self._record_recovered(node, state, recovered)
-            why = f"{self.launcher.name} no longer knows it and it left no result"
+            why = f"{lane.name} no longer knows it and it left no result"
         elif a.verdict in (ORPHAN, UNKNOWN):
             if a.verdict == ORPHAN or self.elsewhere.still_alive(state):
                 return self._wait_elsewhere(node, why)
@@ -125,15 +128,15 @@ class Recovering:
         # failed: built again now, once its failure is on record
         return None if node.status == DONE or not recorded else node.state
 
-    def _reattach(self, node, state: dict, recovered: Handle):
+    def _reattach(self, node, state: dict, recovered: Handle, lane):
         if not state.get("launcher_id"):        # found by the launcher: on record now
             state = dict(state, launcher_id=recovered.launcher_id)
             self._write(node, state)
         if self.detach:     # detached: still queued or running there, left to the cluster
             node.status, node.state, node.handle = state.get("status"), state, None
             node.reasons = [reason("already", status=state.get("status"),
-                                   launcher=self.launcher.name, id=state.get("launcher_id"))]
-            self.launcher.forget(recovered)
+                                   launcher=lane.name, id=state.get("launcher_id"))]
+            lane.launcher.forget(recovered)
             self._submitted(node)
             return None
         lock = self.ws.try_lock(node.dir)
@@ -141,15 +144,17 @@ class Recovering:
             return self._wait_elsewhere(node)
         node.lock, node.handle = lock, recovered
         node.status = recovered.extra.get("status") or RUNNING
-        node.reasons = [reason("reattached", launcher=self.launcher.name,
+        node.reasons = [reason("reattached", launcher=lane.name,
                                id=recovered.launcher_id)]
         node.state = state
         node.will_run = node.ran = True
         node.started = state.get("started")
         node.decision = None
         self.running[node.job.id] = node
-        self.used += self._need(node)
-        self.reporter.started(node)
+        node.lane = lane
+        lane.used += self._need(node)
+        lane.active += 1
+        self._started(node)
         return None
 
     def _wait_elsewhere(self, node, why="running in another xpmbuild process"):
@@ -157,5 +162,6 @@ class Recovering:
         node.reasons = [reason("elsewhere", words=why)]
         self.elsewhere.add(node)
         self.reporter.waiting_elsewhere(node)
+        self._first_start()
         return None
 

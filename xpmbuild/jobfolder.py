@@ -13,7 +13,7 @@ import os
 import shutil
 
 from . import actions
-from .workspace import EXIT_FILE
+from .workspace import CANCEL_FILE, EXIT_FILE
 
 
 def write_if_changed(path: str, text: str, new_dir=False):
@@ -42,10 +42,11 @@ def prepare(job, job_dir: str, action_text: str, new: bool):
     write_if_changed(job_dir + "/command.sh", actions.command_script(job, action_text), new)
     if new and not any("/" in rel for rel in job.task.outputs.values()):
         return
-    try:
-        os.unlink(os.path.join(job_dir, EXIT_FILE))
-    except FileNotFoundError:
-        pass
+    for mark in (EXIT_FILE, CANCEL_FILE):
+        try:
+            os.unlink(os.path.join(job_dir, mark))
+        except FileNotFoundError:
+            pass
     for rel in job.task.outputs.values():
         clear_output(job_dir, rel)
 

@@ -9,7 +9,7 @@ import shutil
 
 from .launchers.base import Launcher
 from .status import JobRecord, records
-from .workspace import ACTIVE, CANCELLED, Workspace, now
+from .workspace import ACTIVE, CANCEL_FILE, CANCELLED, Workspace, atomic_write, now
 
 
 class JobQueryError(ValueError):
@@ -70,6 +70,23 @@ def counts(recs) -> tuple[dict, dict]:
     return total, by_task
 
 
+def resource_totals(recs) -> dict:
+    """{task: (total cpu seconds, largest max_rss)} of the records that measured them."""
+    out: dict = {}
+    for r in recs:
+        res = (r.state or {}).get("resources")
+        if not isinstance(res, dict):
+            continue
+        cpu, rss = out.get(r.task, (None, None))
+        c, m = res.get("cpu"), res.get("max_rss")
+        if isinstance(c, (int, float)):
+            cpu = (cpu or 0) + c
+        if isinstance(m, (int, float)):
+            rss = max(rss or 0, m)
+        out[r.task] = (cpu, rss)
+    return out
+
+
 def parse_tag_filters(items) -> dict:
     from .graph import parse_assignments
     return parse_assignments(items, "--tag", strip=True)
@@ -108,6 +125,10 @@ def kill(ws: Workspace, r: JobRecord, launchers=None) -> str:
     if r.status not in ACTIVE:
         return f"{r.short} is {r.status}, not running"
     launcher = launchers.get(state.get("launcher")) if launchers is not None else None
+    try:        # the mark tells whoever records the end (a run, the job) it was cancelled
+        atomic_write(os.path.join(r.dir, CANCEL_FILE), "")
+    except OSError:
+        pass
     (launcher or Launcher()).cancel_record(state)
     if not ws.is_locked(r.dir):
         # no xpmbuild watches it: record the cancellation ourselves

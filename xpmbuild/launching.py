@@ -3,48 +3,64 @@
 For each job, in this order: its folder is locked, prepared, and recorded as queued (with
 this xpmbuild as ``watcher``); only then is it handed to the launcher, and its record
 completed with the launcher's id. A kill at any instant leaves a record that recovery.py
-reads right. Jobs start while the launcher has slots and resources (``can_start``).
+reads right. Jobs start while their launcher has slots, resources (``can_start``) and room
+(``max_jobs``), each launcher of the run on its own (lanes.py).
 """
 from __future__ import annotations
 
 from . import jobfolder
 from .launchers.base import LaunchRequest
 from .reasons import reason
-from .workspace import ACTIVE, RUNNING, now
+from .workspace import ACTIVE, FAILED, RUNNING, now
 
 
 class Launching:
     def _need(self, node):
-        cpus = int(node.job.task.requires.get("cpus") or 1)
-        return min(cpus, self.slots) if self.slots else cpus
+        return node.lane.need(node.job.task.requires)
 
     def _launch(self):
-        """Start what can start now. For each job, in this order: its folder is locked,
-        prepared, and recorded as queued (with this xpmbuild as ``watcher``); only then is
-        it handed to the launcher, and its record completed with the launcher's id. A kill
-        at any instant leaves a record that recovery.py reads right."""
+        """Start what can start now, on each launcher of the run (its lane, lanes.py)."""
+        for lane in list(self.to_launch.lanes.values()):
+            if lane.queue:
+                self._launch_lane(lane)
+
+    def _launch_lane(self, lane):
+        """Start what can start now on one launcher. For each job, in this order: its
+        folder is locked, prepared, and recorded as queued (with this xpmbuild as
+        ``watcher``); only then is it handed to the launcher, and its record completed
+        with the launcher's id. A kill at any instant leaves a record that recovery.py
+        reads right."""
         batch = []
-        while self.to_launch and not (self.stopping and not self.keep_going):
-            node = self.to_launch[0]
+        queue, launcher = lane.queue, lane.launcher
+        detached = self.detach
+        while queue and not (self.stopping and not self.keep_going):
+            if lane.full() and not detached:
+                break           # max_jobs: the rest wait in xpmbuild
+            node = queue[0]
             need = self._need(node)
-            if self.slots is not None and self.used + need > self.slots and self.used:
+            if lane.slots is not None and lane.used + need > lane.slots and lane.used:
                 break
-            if not self.launcher.can_start(node.job.task.requires,
-                                           [n.job.task.requires for n in batch]) and \
-                    (self.running or batch):
+            if not launcher.can_start(node.job.task.requires,
+                                      [n.job.task.requires for n in batch]) and \
+                    (lane.active or batch):
                 break           # e.g. its GPUs are busy: wait for a job to end
-            self.to_launch.popleft()
+            queue.popleft()
             if self._prepare(node):
-                self.used += need
+                lane.used += need
+                lane.active += 1
                 batch.append(node)
         if not batch:
             return
-        requests = [LaunchRequest(n.job.id, n.dir, n.job.task.requires, self.env,
+        requests = [LaunchRequest(n.job.id, n.dir, self._requires(n), self.env,
                                   self._after(n), n.lock.fd, n.job.task.name) for n in batch]
-        for node, handle in zip(batch, self.launcher.start_many(requests)):
+        for node, handle in zip(batch, launcher.start_many(requests)):
             if isinstance(handle, Exception):
-                self.used -= self._need(node)
-                self._fail(node, None, reason("failure", words=f"launcher error: {handle}"))
+                lane.used -= self._need(node)
+                lane.active -= 1
+                why = f"launcher error: {handle}"
+                if not self._retry(node, dict(node.state, status=FAILED, reason=why,
+                                              ended=now())):
+                    self._fail(node, None, reason("failure", words=why))
                 continue
             node.handle = handle
             node.status = handle.extra.get("status", RUNNING)
@@ -56,14 +72,26 @@ class Launching:
                           if k not in ("own", "status", "submitted")})
             if self._write(node, state):
                 node.state = state
-            self.reporter.started(node)
-            if self.detach:     # detached: the cluster runs it after its dependencies
-                self.used -= self._need(node)
+            self._started(node)
+            if detached:        # detached: the cluster runs it after its dependencies
+                lane.used -= self._need(node)
+                lane.active -= 1
                 node.lock.release()
                 node.lock = None
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    def _started(self, node):
+        """A job started (or was re-attached): said; the first one starts the services."""
+        self.reporter.started(node)
+        self._first_start()
+
+    def _first_start(self):
+        """The first job of the run runs (started, re-attached, or running elsewhere)."""
+        if self.on_first_start is not None:
+            first, self.on_first_start = self.on_first_start, None
+            first()
 
     def _prepare(self, node) -> bool:
         """Lock, prepare and record the job before it starts (False: not started now)."""
@@ -88,7 +116,9 @@ class Launching:
         except OSError as e:
             self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
             return False
-        state = jobfolder.start_record(node.job, self.launcher, node.decision, node.reasons)
+        state = jobfolder.start_record(node.job, node.lane.launcher, node.decision,
+                                       node.reasons)
+        self._begin_attempt(node, state, new)
         if not self._write(node, state):
             self._fail(node, None, node.error, record=False)
             return False

@@ -113,16 +113,23 @@ class ConfigValue:
 class Job:
     """One job of the plan: a task applied to values. ``id`` is its identity."""
 
-    __slots__ = ("task", "id", "values", "tags", "deps", "enc", "pos")
+    __slots__ = ("task", "id", "values", "tags", "deps", "pos")
 
-    def __init__(self, task, job_id, values, tags, deps, enc, pos=None):
+    def __init__(self, task, job_id, values, tags, deps, enc=None, pos=None):
         self.task = task
         self.id = job_id
         self.values = values
         self.tags = tags
         self.deps = deps          # tuple of Job, in first-use order, no duplicates
-        self.enc = enc            # the identity encoding's reference form: {"job": id}
         self.pos = pos
+        # ``enc`` (the reference form {"job": id}) is made from the id when asked for:
+        # a 100k-job plan need not keep 100k copies
+        assert enc is None or enc == job_reference(job_id)
+
+    @property
+    def enc(self) -> str:
+        """The identity encoding's reference form: ``{"job":"ID"}``."""
+        return job_reference(self.id)
 
     @property
     def name(self) -> str:
@@ -475,6 +482,7 @@ class Plan:
     configs: dict = field(default_factory=dict)    # name -> ConfigDef
     args: dict = field(default_factory=dict)       # name -> value
     sources: list = field(default_factory=list)    # every .xpm file read
+    services: dict = field(default_factory=dict)   # name -> servicedef.ServiceCall
 
     def __len__(self):
         return len(self.jobs)

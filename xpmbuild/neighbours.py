@@ -107,8 +107,10 @@ class Neighbours:
 
     def reason(self, job):
         """``differs from TASK/ID… in NAME (OLD → NEW)``, or None without a neighbour."""
-        from .actions import to_json
         task = job.task
+        if not self._index(task.name)[0]:
+            return None             # no job of this task in the workspace (the usual case)
+        from .actions import to_json
         options = {p.name for p in task.params.values() if p.option}
         params = {k: to_json(v) for k, v in job.values.items()}
         found = self.nearest(task.name, params, options)

@@ -20,7 +20,7 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 5
+VERSION = 6
 
 
 def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None) -> dict:
@@ -93,8 +93,10 @@ def _check(ws_root, file, defines, name, targets, dry_run, namespace):
 
 
 def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=False,
-           namespace=None):
-    """Write the manifest after a run in which every job is done (else remove it)."""
+           namespace=None, routes=None, launcher_name="local"):
+    """Write the manifest after a run in which every job is done (else remove it).
+    ``routes`` ({task: launcher}) and ``launcher_name`` (the default) give each node its
+    launcher, as the full path's --json does."""
     from .code import CodeFinder, code_stat_paths
     from . import schema
     from .rebuild import input_paths
@@ -144,8 +146,12 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
         "experiment": plan.name,
         "count": len(nodes),
         "nodes_json": json.dumps([
-            schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
-                        [d.id for d in n.job.deps], n.job.tags, False) for n in nodes]),
+            dict(schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
+                             [d.id for d in n.job.deps], n.job.tags, False),
+                 launcher=(routes or {}).get(n.job.task.name, launcher_name))
+            for n in nodes]),
+        # the plan table has a launcher column when jobs go to several launchers
+        "routed": any(v != launcher_name for v in (routes or {}).values()),
     }
     from .workspace import atomic_write
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -64,8 +64,16 @@ class Reason(str):
         return (Reason, (self.kind, self.args))
 
 
+_PLAIN: dict = {}        # the reasons without arguments, one shared instance each
+
+
 def reason(kind: str, **args) -> Reason:
-    return Reason(kind, args)
+    if args:
+        return Reason(kind, args)
+    r = _PLAIN.get(kind)        # a 100k-job plan says "never built" 100k times
+    if r is None:
+        r = _PLAIN[kind] = Reason(kind, {})
+    return r
 
 
 def kind_of(r) -> str | None:

@@ -124,6 +124,9 @@ class Rebuilder:
         self._input_memo: dict[str, str | None] = {}   # one stat per input path per run
         self._code_memo: dict[str, str | None] = {}
         self.code = CodeFinder()
+        # a plan (dry run): a never-built job gets no trace, fingerprint or rendered action
+        # (only a launch needs them, and a run decides again before launching)
+        self.untraced_new = False
 
     def display_path(self, path: str, root: str) -> str:
         rel = os.path.relpath(path, root)
@@ -196,12 +199,17 @@ class Rebuilder:
         return d
 
     def _decide(self, job, job_dir, state, dep_states, root) -> Decision:
-        trace, action, fingerprint = self.trace(job, dep_states)
         reasons = []
         if self.force_all:
             reasons.append(reason("forced", flag="--force-all"))
         elif job.task.name in self.force_tasks:
             reasons.append(reason("forced", flag=f"--force {job.task.name}"))
+        if state is None and self.untraced_new:
+            # a plan only says why: a job never built is stale whatever its fingerprint
+            why = self.neighbours.reason(job) if self.neighbours is not None else None
+            reasons.append(why or reason("never_built"))
+            return Decision(True, reasons, None, None, None)
+        trace, action, fingerprint = self.trace(job, dep_states)
         if state is None:
             why = self.neighbours.reason(job) if self.neighbours is not None else None
             reasons.append(why or reason("never_built"))
@@ -330,7 +338,9 @@ def record_end(ws: Workspace, job_dir: str, job_id: str, outputs: dict, state: d
     from ``dep_state(dep_id)`` and its fingerprint recomputed. Returns the new state; the
     caller writes it.
     """
-    from .workspace import CANCELLED, FAILED, LOST, now
+    from .workspace import CANCEL_FILE, CANCELLED, FAILED, LOST, now
+    if status is None and exit_code != 0 and os.path.exists(os.path.join(job_dir, CANCEL_FILE)):
+        status, reason = CANCELLED, "killed (xpmbuild jobs kill)"      # jobs.kill's mark
     base = dict(state or {})
     base.update({"ended": now(), "exit_code": exit_code})
     base.pop("reason", None)

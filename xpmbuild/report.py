@@ -11,7 +11,7 @@ import sys
 import time
 
 from .graph import format_tags
-from .scheduler import Reporter
+from .reporter import Reporter
 
 STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
                 "new": "yellow", "stale": "yellow", "waiting": "blue", "cancelled": "magenta",
@@ -41,6 +41,20 @@ def status_text(status):
 
 
 fmt_tags = format_tags      # one formatting of tags (graph.py)
+
+
+def fmt_resources(res) -> str:
+    """``state.json``'s ``resources`` in words: "12.3s wall, 11.9s cpu, 105 MB"."""
+    if not isinstance(res, dict):
+        return ""
+    out = []
+    for key, unit in (("wall", "s wall"), ("cpu", "s cpu")):
+        if isinstance(res.get(key), (int, float)):
+            out.append(f"{res[key]:.1f}{unit}")
+    rss = res.get("max_rss")
+    if isinstance(rss, (int, float)):
+        out.append(f"{rss / 1e6:.0f} MB" if rss >= 1e6 else f"{rss / 1e3:.0f} kB")
+    return ", ".join(out)
 
 
 def label(job) -> str:
@@ -80,35 +94,79 @@ class PlainReporter(Reporter):
     def notice(self, text):
         self._w(f"note    {text}")
 
+    def message(self, line):
+        self._w(line)
+        self.out.flush()
+
+
+SHOWN_RUNNING = 5
+
+
+def elapsed(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h01m``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def running_lines(running, now: float, shown: int = SHOWN_RUNNING):
+    """The oldest ``shown`` of ``running`` ((label, started) pairs) as Texts with their
+    elapsed time, and "+N more"."""
+    oldest = sorted(running, key=lambda x: x[1])
+    out = [text(f"  ▸ {name}  ({elapsed(now - t0)})", "cyan") for name, t0 in oldest[:shown]]
+    if len(oldest) > shown:
+        out.append(text(f"  + {len(oldest) - shown} more running", "cyan"))
+    return out
+
 
 class RichReporter(Reporter):
-    """A live progress bar with counts; job starts and failures scroll above it."""
+    """A live progress bar with counts and the running jobs (the oldest five, with their
+    elapsed time); job failures and messages scroll above it."""
 
     def __init__(self, total: int):
+        from rich.console import Group
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
                                    TextColumn, TimeElapsedColumn)
         self.console = console(stderr=True)
         self.total = total
         self.done = self.failed = 0
-        self.running = 0
-        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
-                                 BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                                 TimeElapsedColumn(), console=self.console, transient=False)
+        self.running = 0            # len(self.jobs), for the counts
+        self.jobs: dict = {}        # job id -> (label, monotonic start) of the running jobs
+        reporter = self
+
+        class _Progress(Progress):
+            def get_renderables(self):
+                table = self.make_tasks_table(self.tasks)
+                try:
+                    jobs = tuple(reporter.jobs.values())
+                except RuntimeError:        # changed meanwhile: drawn at the next refresh
+                    jobs = ()
+                lines = running_lines(jobs, time.monotonic())
+                yield Group(table, *lines) if lines else table
+
+        self.progress = _Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                                  BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                  console=self.console, transient=False)
         self.task = self.progress.add_task("building", total=total, info="")
         self.progress.start()
 
     def _update(self):
         left = self.total - self.done - self.failed
+        self.running = len(self.jobs)
         self.progress.update(self.task, completed=self.done + self.failed,
                              info=f"[green]{self.done} done[/] [cyan]{self.running} running[/] "
                                   f"[red]{self.failed} failed[/] {left - self.running} left")
 
     def started(self, node):
-        self.running += 1
+        self.jobs[node.job.id] = (label(node.job), time.monotonic())
         self._update()
 
     def finished(self, node):
-        self.running -= 1
+        self.jobs.pop(node.job.id, None)
         if node.status == "done":
             self.done += 1
         else:
@@ -131,6 +189,13 @@ class RichReporter(Reporter):
     def notice(self, text):
         self.progress.console.print(f"[yellow]! {esc(text)}[/]")
 
+    def message(self, line):
+        self.progress.console.print(text(line))
+
+    def pause(self):
+        """Stop drawing (before a question at the terminal: it is not drawn over)."""
+        self.progress.stop()
+
     def stop(self):
         self._update()
         self.progress.stop()
@@ -145,6 +210,10 @@ def render_plan(result, con) -> None:
     table.add_column("job")
     table.add_column("tags")
     table.add_column("status")
+    routes, default = getattr(result, "routes", {}), getattr(result, "launcher_name", "local")
+    routed = any(name != default for name in routes.values())     # several launchers
+    if routed:
+        table.add_column("launcher")
     table.add_column("why")
     shown = 0
     for n in nodes:
@@ -152,10 +221,11 @@ def render_plan(result, con) -> None:
             continue
         shown += 1
         if shown > 500:
-            table.add_row("…", "", "", f"{len(will) - 500} more")
+            table.add_row("…", "", "", *([""] if routed else []), f"{len(will) - 500} more")
             break
         st = n.status
-        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st),
+        where = [text(routes.get(n.job.task.name, default))] if routed else []
+        table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st), *where,
                       text("; ".join(n.reasons)))
     con.print(table)
 

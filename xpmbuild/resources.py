@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+ESCALATED = ("time", "mem")      # what `requires on_retry=` may multiply
 _DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?", re.I)
 _CLOCK = re.compile(r"(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?")
 

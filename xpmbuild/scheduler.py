@@ -28,10 +28,13 @@ import os
 import signal
 from collections import deque
 
+from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
 from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
+from .lanes import LaneWaits, Queues
 from .launching import Launching
+from .retries import Retrying
 from .reasons import reason
 from .rebuild import PENDING, Rebuilder, record_end, short
 from .workspace import ACTIVE, CANCELLED, DONE, FAILED, NEW, WAITING, Workspace, now
@@ -43,7 +46,8 @@ class Interrupted(Exception):
 
 class Node:
     __slots__ = ("job", "dir", "status", "reasons", "will_run", "ran", "state", "decision",
-                 "remaining", "dependents", "handle", "lock", "started", "error", "skipped")
+                 "remaining", "dependents", "handle", "lock", "started", "error", "skipped",
+                 "lane")
 
     def __init__(self, job, job_dir):
         self.job = job
@@ -61,27 +65,19 @@ class Node:
         self.started = None
         self.error = None
         self.skipped = False
+        self.lane = None                # its launcher's share of the run (lanes.py)
 
 
-class Reporter:
-    """Receives scheduling events; the CLI renders them (rich or plain lines)."""
-
-    def started(self, node): pass
-    def finished(self, node): pass
-    def skipped(self, node): pass
-    def up_to_date(self, node): pass
-    def waiting_elsewhere(self, node): pass
-    def notice(self, text): pass
-    def tick(self, scheduler): pass
-
-
-class Scheduler(Recovering, Launching):
+class Scheduler(Recovering, Launching, Retrying, LaneWaits):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
-                 poll_interval=0.2, detach=False, launchers=None, on_interrupt=None):
+                 poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
+                 route=None, on_first_start=None):
         """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
         started on another one; ``on_interrupt(n_running)``: True to cancel the running
-        jobs on Ctrl-C, False to leave them running."""
+        jobs on Ctrl-C, False to leave them running; ``route(job)``: the launcher of a
+        job (None: ``launcher``, the run's default); ``on_first_start()``: called once,
+        when the first job has started (the experiment's services start then)."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -89,17 +85,18 @@ class Scheduler(Recovering, Launching):
         self.by_id = {n.job.id: n for n in nodes}
         self.root = root
         self.keep_going = keep_going
-        slots = launcher.slots()
-        self.slots = min(x for x in (slots, max_slots) if x) if (slots or max_slots) else None
-        self.used = 0
+        self.max_slots = max_slots
+        self.route = route
+        self.to_launch = Queues()       # one queue per launcher (lanes.py)
+        self.lane = self.to_launch.lane(launcher, max_slots)
         self.env = env or {}
         self.reporter = reporter or Reporter()
         self.poll_interval = poll_interval
         self.detach = detach
         self.on_interrupt = on_interrupt
-        self.elsewhere = Elsewhere(workspace, launcher.name, launchers)
+        self.on_first_start = on_first_start
+        self.elsewhere = Elsewhere(workspace, self.to_launch.lanes, launchers)
         self.ready: deque[Node] = deque()
-        self.to_launch: deque[Node] = deque()
         self.running: dict[str, Node] = {}
         self.stopping = False
         self.counts = {"done": 0, "ran": 0, "failed": 0, "skipped": 0, "up_to_date": 0}
@@ -108,6 +105,8 @@ class Scheduler(Recovering, Launching):
     def run(self):
         for n in self.nodes:
             n.remaining = 0
+            other = self.route(n.job) if self.route is not None else None
+            n.lane = self.lane if other is None else self.to_launch.lane(other, self.max_slots)
         for n in self.nodes:
             for d in n.job.deps:
                 dn = self.by_id.get(d.id)
@@ -154,19 +153,14 @@ class Scheduler(Recovering, Launching):
             if not self.running and not self.elsewhere and self.to_launch and self.stopping:
                 break
             timeout = self.poll_interval if self.elsewhere or not self.running else None
-            for ended in self.launcher.wait(timeout):
-                node = self.running.pop(ended.handle.key, None)
-                if node is not None:
-                    self._finalize(node, ended)
-            for handle in self.launcher.pop_transitions():
-                node = self.running.get(handle.key)
-                status = handle.extra.get("status")
-                if node is not None and status and node.state and node.state.get("status") != status:
-                    node.status = status
-                    node.state = dict(node.state, status=status)
-                    self._write(node, node.state)
-            for text in self.launcher.pop_notices():    # e.g. the cluster does not answer
-                getattr(self.reporter, "notice", lambda t: None)(text)
+            for launcher, wait in self._waits(timeout):
+                for ended in launcher.wait(wait):
+                    node = self.running.pop(ended.handle.key, None)
+                    if node is not None:
+                        self._finalize(node, ended)
+                self._transitions(launcher)
+                for text in launcher.pop_notices():     # e.g. the cluster does not answer
+                    getattr(self.reporter, "notice", lambda t: None)(text)
             if self.elsewhere:
                 self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)
@@ -212,7 +206,7 @@ class Scheduler(Recovering, Launching):
             self._done(node)
             return
         try:
-            self.launcher.check(node.job.task.requires)
+            node.lane.launcher.check(node.job.task.requires)
         except LauncherError as e:      # it can never run here: refused before it starts
             self._refuse(node, reason("failure", words=f"launcher error: {e}"))
             return
@@ -222,8 +216,9 @@ class Scheduler(Recovering, Launching):
     # ------------------------------------------------------------------ endings
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
         """Record how a job ended (False: the record could not be written)."""
-        if node.job.id not in self.elsewhere:
-            self.used -= self._need(node) if node.handle is not None else 0
+        if node.job.id not in self.elsewhere and node.handle is not None:
+            node.lane.used -= self._need(node)
+            node.lane.active -= 1
         node.handle = None
         if not os.path.isdir(node.dir):
             # the job removed its own folder (or put a file in its place): a failure; the
@@ -243,6 +238,13 @@ class Scheduler(Recovering, Launching):
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")
         if ended.resources is not None:
             state["resources"] = ended.resources
+        if state["status"] != DONE:
+            # a job that ended while no xpmbuild watched (trace_from_state) is judged by
+            # _consider afterwards: built again from its first attempt, not retried here
+            if not trace_from_state and self._retry(node, state, ended.cause):
+                return True
+        else:
+            self._attempts_done(state)
         recorded = self._record(node, state)
         if not recorded:
             state = dict(state, status=FAILED, reason=str(node.error))
@@ -326,8 +328,7 @@ class Scheduler(Recovering, Launching):
                     node.lock.release()
                     node.lock = None
             return
-        self.launcher.cancel(handles)
-        ended = {e.handle.key: e for e in self.launcher.kill_after(5.0)}
+        ended = self._cancel_running()
         for key, node in list(self.running.items()):
             e = ended.get(key)
             self._record(node, dict(node.state or {}, status=CANCELLED, ended=now(),

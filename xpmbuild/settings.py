@@ -32,7 +32,7 @@ CONNECTOR_KEYS = {
     "local": {"type": str},
 }
 TOP_KEYS = {"workspace": str, "launcher": str, "env": dict, "launchers": dict,
-            "connectors": dict, "namespace": str}
+            "connectors": dict, "namespace": str, "route": list, "tasks": dict}
 
 
 def user_settings_file() -> str:
@@ -60,6 +60,11 @@ def validate(data: dict, file: str) -> dict:
             raise SettingsError(f"{file}: unknown key {key!r}; expected one of "
                                 + ", ".join(TOP_KEYS))
         _check_value(file, key, value, TOP_KEYS[key])
+    from .routing import check_settings      # [[route]] and [tasks.NAME] (routing.py)
+
+    def error(message):
+        raise SettingsError(message)
+    check_settings(data, file, error)
     for k, v in (data.get("env") or {}).items():
         if not isinstance(v, (str, int, float, bool)):
             raise SettingsError(f"{file}: env.{k}: expected a string, got {type(v).__name__}")

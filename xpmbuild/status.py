@@ -32,8 +32,13 @@ class JobRecord:
 
     def to_json(self):
         from .schema import node
-        return node(self.id, self.task, self.dir, self.status, self.reasons, self.deps,
-                    self.tags, False)
+        out = node(self.id, self.task, self.dir, self.status, self.reasons, self.deps,
+                   self.tags, False)
+        st = self.state or {}
+        for key in ("launcher", "resources", "attempts"):     # when recorded
+            if st.get(key) is not None:
+                out[key] = st[key]
+        return out
 
 
 def _params_of(job_dir) -> dict:
@@ -47,9 +52,10 @@ def _params_of(job_dir) -> dict:
 
 
 def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
-              held=None) -> dict:
+              held=None, extra=None) -> dict:
     """Record the end of a job that finished while no xpmbuild watched (detached runs),
-    under the folder's lock (``held``: a lock the caller holds already)."""
+    under the folder's lock (``held``: a lock the caller holds already); ``extra``: fields
+    to add to the record (the job's measured ``resources``)."""
     from .rebuild import record_end
     if held is None and not ws.writable():
         return state        # a read-only workspace: shown as it is, never written
@@ -69,6 +75,7 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
             return ws.read_state(ws.job_dir(task, dep_id), dep_id) if task else None
 
         new = record_end(ws, job_dir, job_id, outputs, state, code, None, None, dep_state)
+        new.update(extra or {})
         ws.write_state(job_dir, new, job_id)
         return new
     finally:

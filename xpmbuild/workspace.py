@@ -34,6 +34,7 @@ from .index import Index
 
 STATE = "state.json"
 EXIT_FILE = ".xpm-exit"
+CANCEL_FILE = ".xpm-cancel"     # left by ``jobs kill``: the job's end is a cancellation
 
 # lifecycle (launchers.md)
 NEW, WAITING, QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST = (
@@ -72,7 +73,8 @@ _FIELDS = {"reason": _OPT_STR, "host": _OPT_STR, "launcher": _OPT_STR,
            "fingerprint": _OPT_STR, "exit_code": _OPT_INT, "started": _OPT_NUM,
            "ended": _OPT_NUM, "launcher_id": frozenset((int, str, _NONE)),
            "trace": frozenset((dict, _NONE)), "outputs": frozenset((dict, _NONE)),
-           "dep_tasks": frozenset((dict, _NONE)), "reasons": frozenset((list, _NONE))}
+           "dep_tasks": frozenset((dict, _NONE)), "reasons": frozenset((list, _NONE)),
+           "history": frozenset((list, _NONE))}
 
 
 def _kind(value) -> str:
@@ -118,6 +120,10 @@ def state_problem(obj) -> str | None:
     dep_tasks = obj.get("dep_tasks")
     if dep_tasks and not all(type(t) is str for t in dep_tasks.values()):
         return "its dep_tasks is not {id: task}"
+    history = obj.get("history")
+    if history and not all(type(h) is list and len(h) == 2 and type(h[0]) is str
+                           and type(h[1]) in (int, float) for h in history):
+        return "its history is not [[status, time], ...]"
     return None
 
 
@@ -252,6 +258,10 @@ class Workspace:
         return {"status": LOST, "reason": f"state.json is damaged: {problem}"}
 
     def write_state(self, job_dir: str, state: dict, job_id: str | None = None):
+        """Write the job's record atomically. A change of status is appended to the
+        record's ``history`` (``[[status, time], ...]``, carried forward from the state
+        the caller built on), so every writer keeps it without knowing of it."""
+        _note_history(state)
         # compact: the C encoder (indent would use the slow pure-Python one)
         text = json.dumps(state, sort_keys=True)
         path = job_dir + "/" + STATE
@@ -297,7 +307,8 @@ class Workspace:
         for job in jobs:
             d = self.job_dir(job.task.name, job.id)
             lines.append(json.dumps({"id": job.id, "task": job.task.name, "dir": d,
-                                     "tags": job.tags}, sort_keys=True))
+                                     "tags": job.tags, "deps": [x.id for x in job.deps]},
+                                    sort_keys=True))
         text = "\n".join(lines) + ("\n" if lines else "")
         path = os.path.join(exp, "jobs.jsonl")
         try:
@@ -355,3 +366,13 @@ class Workspace:
 
 def now() -> float:
     return round(time.time(), 3)
+
+
+def _note_history(state: dict):
+    """Append ``[status, now]`` to ``state["history"]`` when the status changed (a new
+    list: the caller's older records that share the old one are left as they were)."""
+    history = state.get("history")
+    history = history if type(history) is list else []
+    status = state.get("status")
+    if not history or history[-1][0] != status:
+        state["history"] = history + [[status, now()]]

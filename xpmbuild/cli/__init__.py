@@ -1,22 +1,39 @@
 """The command line: parse arguments, call the library, render. Nothing else lives here.
 
 One module per group of commands (doit's model): building.py (check, graph, run, plan),
-inspecting.py (status, jobs), admin.py (gc, launchers); common.py holds what they share.
-Heavy modules are imported inside the commands that use them, so that ``--help`` and a
-no-op run stay cheap.
+inspecting.py (status, jobs), admin.py (gc, launchers); common.py holds what they share;
+app.py gathers them into the click group. Heavy modules are imported inside the commands
+that use them, and ``--version`` and a no-op run are answered before click is imported
+at all (fastpath.py).
 """
 from __future__ import annotations
 
 import sys
 
-from . import admin, building, docs, inspecting, results  # noqa: F401  (they register commands)
-from .common import EXIT_INTERRUPTED, main
+EXIT_INTERRUPTED = 130
 
 __all__ = ["main", "run_main"]
 
 
 def run_main():  # console-script entry point
+    argv = sys.argv[1:]
     try:
+        if argv == ["--version"]:
+            from .. import __version__
+            from .fastpath import prog_name
+            sys.stdout.write(f"{prog_name()}, version {__version__}\n")
+            return
+        from .fastpath import try_noop
+        if try_noop(argv):
+            sys.exit(0)
+        from .app import main
         main(standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+def __getattr__(name):
+    if name == "main":          # the click group (imports every command module)
+        from .app import main
+        return main
+    raise AttributeError(f"module 'xpmbuild.cli' has no attribute {name!r}")

@@ -21,8 +21,11 @@ def check(file, defines):
     for job in plan.jobs.values():
         tasks[job.task.name] = tasks.get(job.task.name, 0) + 1
     detail = ", ".join(f"{n} {t}" for t, n in tasks.items())
+    services = ", ".join(plan.services)
     click.echo(f"{file}: ok — {len(plan.jobs)} job{'s' if len(plan.jobs) != 1 else ''}"
-               + (f" ({detail})" if detail else ""))
+               + (f" ({detail})" if detail else "")
+               + (f", service{'s' if len(plan.services) > 1 else ''} {services}"
+                  if services else ""))
 
 
 @main.command()
@@ -39,34 +42,9 @@ def graph(file, targets, defines, fmt):
     click.echo(export(jobs, fmt))
 
 
-def _fast_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
-    """Nothing changed since the last complete run: answer from the manifest, stat only."""
-    from .. import noop
-    m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
-    if m is None:
-        return False
-    n = m["count"]
-    if as_json:
-        import json
-        summary = {"done": n, "jobs": n, ("will_run" if dry_run else "ran"): 0}
-        if not dry_run:
-            summary["failed"] = 0
-        if sys.stdout.isatty():
-            _print_json({"experiment": m["experiment"], "workspace": ws, "dry_run": dry_run,
-                         "nodes": json.loads(m["nodes_json"]), "summary": summary})
-        else:       # the nodes were encoded when the manifest was written
-            sys.stdout.write(json.dumps({"experiment": m["experiment"], "workspace": ws,
-                                         "dry_run": dry_run})[:-1] + ', "nodes": '
-                             + m["nodes_json"] + ', "summary": ' + json.dumps(summary) + "}\n")
-    elif dry_run:
-        return False          # the plan table is for people: the full path draws it
-    else:
-        click.echo(f"{n} jobs: {n} done (0 ran, {n} up to date), 0 failed, 0 skipped")
-    return True
-
-
-def _interrupt_policy(cancel_on_interrupt, leave_running):
-    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only."""
+def _interrupt_policy(cancel_on_interrupt, leave_running, reporter=None):
+    """What Ctrl-C does to running jobs: the flags decide; else ask, on a terminal only
+    (the live display stopped first, so that it does not draw over the question)."""
     if cancel_on_interrupt:
         return lambda n: True
     if leave_running:
@@ -75,6 +53,8 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
         return lambda n: True
 
     def ask(n):
+        if reporter is not None and hasattr(reporter, "pause"):
+            reporter.pause()
         try:
             return click.confirm(f"\nInterrupted: cancel the {n} running job{'s' if n > 1 else ''}"
                                  " (no: leave them running; the next run re-attaches)?",
@@ -86,21 +66,28 @@ def _interrupt_policy(cancel_on_interrupt, leave_running):
 
 def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
            force_all, as_json, name, settings_file, detach=False, cancel_on_interrupt=False,
-           leave_running=False):
+           leave_running=False, keep_services=False):
     from ..workspace import resolve_workspace
     settings = _settings(file, settings_file)
     ws = resolve_workspace(workspace, settings)
     _check_workspace(ws, write=not dry_run)
     defs = _defines(defines)
-    if not (force or force_all or detach) and _fast_noop(ws, file, defs, name, targets,
-                                                         dry_run, as_json,
-                                                         settings.get("namespace")):
+    from .fastpath import answer_noop
+    if not (force or force_all or detach) and answer_noop(ws, file, defs, name, targets,
+                                                          dry_run, as_json,
+                                                          settings.get("namespace")):
         sys.exit(0)
     from .. import noop
     from ..build import build
     from ..report import PlainReporter, RichReporter, console, render_plan, render_summary
     from ..launchers.base import LauncherError
     plan = load_plan(file, defines, name, settings=settings)
+    import gc
+    # the plan lives until the end: the cyclic collector need never scan it again; a dry
+    # run makes no garbage cycles worth a collection before it exits
+    gc.freeze()
+    if dry_run:
+        gc.disable()
     select_jobs(plan, targets)          # target errors before anything else
     if not dry_run:
         _check_workspace(ws, write=True, create=True)
@@ -112,12 +99,19 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not dry_run and not as_json:
         total = len(select_jobs(plan, targets))
         reporter = RichReporter(total) if sys.stderr.isatty() else PlainReporter(total=total)
+    session = None
+    if not dry_run and plan.services:
+        from ..services import ServiceSession
+        session = ServiceSession(ws, plan.name, plan.services, keep=keep_services,
+                                 say=reporter.message if reporter is not None else
+                                 lambda line: print(line, file=sys.stderr, flush=True))
     try:
         result = build(plan, ws, targets=targets, jobs=jobs, keep_going=keep_going, force=force,
                        force_all=force_all, dry_run_only=dry_run, launcher=launcher,
                        env=settings.get("env"), reporter=reporter, detach=detach,
-                       settings=settings,
-                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running))
+                       settings=settings, launcher_name=launcher_name, services=session,
+                       on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
+                                                      reporter))
     except ValueError as err:
         _fail(f"error: {err}")
     except LauncherError as err:    # the launcher gave up waiting, or its host refused us
@@ -136,11 +130,14 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not result.interrupted and os.path.isdir(ws):
         try:
             noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
-                        settings.get("namespace"))
+                        settings.get("namespace"), result.routes, result.launcher_name)
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
-        _print_json(result.to_json())
+        if sys.stdout.isatty():
+            _print_json(result.to_json())       # indented, for a person
+        else:
+            result.write_json(sys.stdout)
     elif dry_run:
         render_plan(result, console())
     else:
@@ -186,13 +183,17 @@ def build_options(f):
               help="On Ctrl-C, cancel the running jobs without asking.")
 @click.option("--leave-running", is_flag=True,
               help="On Ctrl-C, leave the running jobs running (the next run re-attaches).")
+@click.option("--keep-services", is_flag=True,
+              help="Leave the experiment's services running when the run ends.")
 def run(file, targets, workspace, jobs, launcher_name, defines, keep_going, force, force_all,
-        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running):
+        as_json, name, settings_file, dry_run, detach, cancel_on_interrupt, leave_running,
+        keep_services):
     """Build the stale jobs of FILE (or of the TARGETS: TASK or TASK[tag=value,...])."""
     if cancel_on_interrupt and leave_running:
         raise click.UsageError("--cancel-on-interrupt and --leave-running exclude each other")
     _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep_going, force,
-           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running)
+           force_all, as_json, name, settings_file, detach, cancel_on_interrupt, leave_running,
+           keep_services)
 
 
 @main.command()

@@ -23,13 +23,19 @@ def _records(ws, settings, experiment, task=(), state=(), tag=(), job=()):
 
 def _records_table(recs, title):
     from rich.table import Table
-    from ..report import fmt_tags, status_text, text
+    from ..report import fmt_resources, fmt_tags, status_text, text
     table = Table(title=text(title), title_justify="left")
-    for col in ("job", "status", "tags", "note"):
+    for col in ("job", "status", "tags", "launcher", "resources", "note"):
         table.add_column(col)
     for r in recs:
+        st = r.state or {}
+        attempts = len(st.get("attempts") or ())
+        note = "; ".join(str(x) for x in r.reasons)
+        if attempts > 1:
+            note = f"attempt {attempts}" + (f"; {note}" if note else "")
         table.add_row(text(r.short), status_text(r.status), text(fmt_tags(r.tags)),
-                      text("; ".join(str(x) for x in r.reasons)))
+                      text(st.get("launcher") or ""), text(fmt_resources(st.get("resources"))),
+                      text(note))
     return table
 
 
@@ -38,11 +44,26 @@ def _records_table(recs, title):
 @click.option("--experiment", help="Only the jobs of this experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.option("--settings", "settings_file", type=click.Path(dir_okay=False))
-def status(workspace, experiment, as_json, settings_file):
+@click.option("--watch", is_flag=True,
+              help="A live view (counts, running jobs with elapsed time, last failures) "
+                   "until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between two views of --watch.")
+def status(workspace, experiment, as_json, settings_file, watch, interval):
     """Jobs of the workspace by state, with their tags."""
     from rich.table import Table
     from ..report import console, status_text, text
     ws, settings = _workspace(workspace, settings_file)
+    if watch:
+        if as_json:
+            raise click.UsageError("--watch is for people; --json gives one document")
+        from ..watch import watch as watch_view
+        _records(ws, settings, experiment)      # an unknown experiment: an error at once
+        con = console()
+        watch_view(lambda: _records(ws, settings, experiment),
+                   f"{ws.root}" + (f" — experiment {experiment}" if experiment else ""),
+                   interval, con, live=con.is_terminal)
+        return
     recs = _records(ws, settings, experiment)
     from ..jobs import counts as count_records
     counts, by_task = count_records(recs)
@@ -59,9 +80,15 @@ def status(workspace, experiment, as_json, settings_file):
     for st in states:
         summary.add_column(status_text(st), justify="right")
     summary.add_column("total", justify="right")
+    summary.add_column("cpu s", justify="right")
+    summary.add_column("max rss", justify="right")
+    from ..jobs import resource_totals
+    used = resource_totals(recs)
     for task, row in sorted(by_task.items()):
+        cpu, rss = used.get(task, (None, None))
         summary.add_row(text(task), *[str(row.get(st, "")) for st in states],
-                        str(sum(row.values())))
+                        str(sum(row.values())), "" if cpu is None else f"{cpu:.1f}",
+                        "" if rss is None else f"{rss / 1e6:.0f} MB")
     summary.add_row(text("all", "bold"), *[text(counts[st], "bold") for st in states],
                     text(len(recs), "bold"))
     con.print(summary)
@@ -103,9 +130,16 @@ def _one_job(ws, settings, job):
 @click.option("--stdout", "which", flag_value="stdout", help="Show stdout.log.")
 @click.option("--stderr", "which", flag_value="stderr", help="Show stderr.log (default: both).")
 @click.option("-n", "--lines", type=int, default=None, help="Only the last N lines.")
-def jobs_log(job, workspace, which, lines):
+@click.option("-f", "--follow", is_flag=True,
+              help="Follow the logs as they grow until the job ends (stdout.log to stdout, "
+                   "stderr.log to stderr); Ctrl-C stops.")
+def jobs_log(job, workspace, which, lines, follow):
     """Print a job's stdout.log and stderr.log."""
     ws, settings = _workspace(workspace)
+    if follow:
+        from ..watch import follow as follow_logs
+        follow_logs(ws, _one_job(ws, settings, job), which, start_lines=lines)
+        return
     from ..jobs import logs
     for path, text in logs(_one_job(ws, settings, job), which, lines):
         if not which:

@@ -10,6 +10,7 @@ file or folder.
 from __future__ import annotations
 
 from .. import model as M
+from ..servicedef import ServiceCall
 from .errors import display_path
 
 
@@ -153,6 +154,20 @@ class Calls:
             self.inputs.configs[id(value)] = value
         return value
 
+    def attach_service(self, definition, kwargs, pos):
+        """A service call in the plan: checked like a task's, recorded in the plan (no
+        job, no identity); each service is attached once."""
+        values = self.bind(definition, kwargs, pos)[0]
+        first = self.plan.services.get(definition.name)
+        if first is not None:
+            if first.pos is not pos or first.values != values:
+                raise pos.error(f"service {definition.name} is already attached to the "
+                                f"experiment (line {first.pos.line}): each service is "
+                                "attached once")
+            return None
+        self.plan.services[definition.name] = ServiceCall(definition, values, pos)
+        return None
+
     def make_job(self, definition, kwargs, pos):
         values, tags, deps, body = self.bind(definition, kwargs, pos)
         job_id = M.identity_hash(M.job_encoding(definition.name, body, self.namespace))
@@ -162,7 +177,6 @@ class Calls:
             for k, v in tags.items():
                 job.tags.setdefault(k, v)
             return job
-        job = M.Job(definition, job_id, values, tags, tuple(deps.values()),
-                    M.job_reference(job_id), pos)
+        job = M.Job(definition, job_id, values, tags, tuple(deps.values()), pos=pos)
         jobs[job_id] = job
         return job

@@ -12,16 +12,16 @@ import os
 import re
 
 from .. import model as M
+from ..servicedef import ServiceDef
 from .. import shellquote
-from ..resources import parse_duration
 from . import syntax as S
 from .declarations import BUILTINS, Declarations
 from .defaults import DefaultEvaluator
 from .errors import Pos, display_path, suggest
 from .inputs import path_problem
 from .parser import parse_file
+from .requirements import REQUIREMENTS, requirement_value
 
-REQUIREMENTS = ("cpus", "gpus", "mem", "time")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -72,11 +72,12 @@ def check(path: str) -> Declarations:
                                                                           "choice"):
                 raise d.pos.error(f"{d.name!r} is a built-in name and cannot be declared")
             syntax_of[d.name] = d
-            cls = M.TaskDef if d.kind == "task" else M.ConfigDef
+            cls = {"task": M.TaskDef, "service": ServiceDef}.get(d.kind, M.ConfigDef)
             definition = cls(name=d.name, file=d.file, here=os.path.dirname(d.file),
                              doc=d.doc, pos=d.pos)
             decls.defs[d.name] = definition
-            (decls.tasks if d.kind == "task" else decls.configs)[d.name] = definition
+            {"task": decls.tasks, "service": decls.services}.get(
+                d.kind, decls.configs)[d.name] = definition
 
     # 2. parameters and their types (defaults wait until every type is known)
     for name, d in syntax_of.items():
@@ -88,6 +89,12 @@ def check(path: str) -> Declarations:
                                                    p.pos)
         if d.kind == "task":
             _check_task_body(d, definition)
+        elif d.kind == "service":
+            for p in d.params:
+                if p.name in ("here", "port"):
+                    raise p.pos.error(f"`{p.name}` is reserved in a service (" + (
+                        "the free port xpmbuild chooses)" if p.name == "port" else
+                        "the directory of the .xpm file)"))
 
     # 3. task types that need themselves can never be built
     _check_task_cycles(syntax_of, decls)
@@ -100,6 +107,13 @@ def check(path: str) -> Declarations:
         definition = decls.defs[name]
         if d.kind == "task" and d.action.kind == "shell":
             definition.action = parse_template(d.action, definition, decls)
+        elif d.kind == "service":
+            definition.action = parse_template(d.action, definition, decls)
+            if ("port",) not in definition.action.parts:
+                raise d.action.text_pos.error(
+                    f"the shell of service {name} must pass {{port}} (the free port xpmbuild "
+                    "chooses) to the program it starts")
+            definition.url = parse_template(d.url, definition, decls, shell=False)
     return decls
 
 
@@ -122,6 +136,9 @@ def resolve_type(t: S.TypeExpr, decls: Declarations) -> M.Type:
         result = M.PRIMITIVES[t.name]
     elif t.name in decls.defs:
         definition = decls.defs[t.name]
+        if definition.kind == "service":
+            raise t.pos.error(f"{t.name} is a service, not a type: a service is attached to "
+                              "the experiment, nothing can take one as a parameter")
         result = M.TaskType(definition) if definition.kind == "task" else M.ConfigType(definition)
     elif t.name in ("list", "dict"):
         raise t.pos.error(f"{t.name} needs an item type: {t.name}[T]")
@@ -162,18 +179,7 @@ def _check_task_body(d: S.ConfigDecl, definition: M.TaskDef):
                               + ", ".join(REQUIREMENTS))
         if r.name in definition.requires:
             raise r.pos.error(f"requirement {r.name} is given twice")
-        value = r.value.value if isinstance(r.value, S.Const) else None
-        if r.name in ("cpus", "gpus"):
-            if type(value) is not int or value < (1 if r.name == "cpus" else 0):
-                raise r.value.pos.error(f"{r.name} must be a whole number"
-                                        f"{' >= 1' if r.name == 'cpus' else ' >= 0'}")
-        elif r.name == "mem":
-            if type(value) is not str or not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?B?", value, re.I):
-                raise r.value.pos.error('mem must be a string such as "4G" or "512M"')
-        elif r.name == "time":
-            if type(value) is not str or parse_duration(value) is None:
-                raise r.value.pos.error('time must be a string such as "2h", "30m", "1h30m", '
-                                        '"90s" or "1-00:00:00"')
+        value = requirement_value(r)
         definition.requires[r.name] = value
     for text, pos in d.uses:
         if not text:
@@ -248,8 +254,11 @@ def _template_pos(action: S.Action, index: int) -> Pos:
     return action.index_pos(index)
 
 
-def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.Template:
+def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations,
+                   shell: bool = True) -> M.Template:
+    """A ``shell`` template (or a service's ``url``, ``shell=False``: not quoted)."""
     text = action.text
+    what = "shell" if shell else "url"
     parts: list = []
     buf = []
     positions: dict[int, Pos] = {}     # index in parts -> the placeholder's position
@@ -266,7 +275,7 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
             continue
         if tok in ("{", "}"):
             pos = _template_pos(action, m.start())
-            raise pos.error(f"unmatched {tok!r} in shell template; write {tok * 2} for a "
+            raise pos.error(f"unmatched {tok!r} in {what} template; write {tok * 2} for a "
                             "literal brace")
         inner = m.group(1).strip()
         pos = _template_pos(action, m.start())
@@ -283,6 +292,8 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
     if "".join(buf):
         parts.append("".join(buf))
     template = M.Template(text, parts)
+    if not shell:
+        return template
     try:    # where each value lands for the shell: how to quote it, or an error here
         template.contexts = shellquote.contexts(parts)
     except shellquote.ContextError as err:
@@ -292,13 +303,17 @@ def parse_template(action: S.Action, task: M.TaskDef, decls: Declarations) -> M.
 
 def _check_placeholder(chain, task: M.TaskDef, pos: Pos):
     head = chain[0]
-    if head == "here" or head in task.outputs:
+    outputs = getattr(task, "outputs", {})
+    extra = ["port"] if task.kind == "service" else []    # a service's free port
+    if head == "here" or head in outputs or head in extra:
         if len(chain) > 1:
-            raise pos.error(f"{{{head}}} is a path and has no field {chain[1]!r}")
+            raise pos.error(f"{{{head}}} is a {'path' if head != 'port' else 'port number'} "
+                            f"and has no field {chain[1]!r}")
         return
     if head not in task.params:
-        known = list(task.params) + list(task.outputs) + ["here"]
-        raise pos.error(f"unknown name {head!r} in shell template of task {task.name}"
+        known = list(task.params) + list(outputs) + ["here"] + extra
+        where = "shell template of task" if task.kind == "task" else "template of service"
+        raise pos.error(f"unknown name {head!r} in {where} {task.name}"
                         f"{suggest(head, known)}; known: {', '.join(known)}")
     t = task.params[head].type
     where = head

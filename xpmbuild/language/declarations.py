@@ -7,6 +7,7 @@ parameters' defaults, does not import check (the imports of the package form a D
 from __future__ import annotations
 
 from .. import model as M
+from ..servicedef import ServiceDef
 from . import syntax as S
 
 BUILTINS = ("range", "len", "str", "tag")       # built-in functions: not declarable
@@ -22,4 +23,5 @@ class Declarations:
         self.defs: dict[str, M.ConfigDef] = {}
         self.configs: dict[str, M.ConfigDef] = {}
         self.tasks: dict[str, M.TaskDef] = {}
+        self.services: dict[str, ServiceDef] = {}
         self.sources: dict[str, str] = {m.file: m.source for m in modules}

@@ -12,6 +12,7 @@ import os
 
 from .. import model as M
 from . import syntax as S
+from .accumulate import accumulator_names, compile_accumulation, is_accumulation
 from .calls import Ctx
 from .check import check, resolve_type
 from .declarations import BUILTINS, Declarations
@@ -43,6 +44,8 @@ class Compiler(ExprCompiler):
         t = type(s)
         if t is S.Assign:
             self._check_target(s.name, s.pos)
+            if s.name in self.accumulators and is_accumulation(s):
+                return compile_accumulation(self, s)
             f, name = self.expr(s.value), s.name
             pos = s.pos
 
@@ -53,7 +56,11 @@ class Compiler(ExprCompiler):
                 env[name] = v
             return assign
         if t is S.ExprStmt:
-            f = self.expr(s.expr)
+            e = s.expr
+            if type(e) is S.Call and type(e.func) is S.Name and \
+                    getattr(self.decls.defs.get(e.func.name), "kind", None) == "service":
+                return self._compile_instantiate(self.decls.defs[e.func.name], e, attach=True)
+            f = self.expr(e)
             return f
         if t is S.For:
             self._check_target(s.name, s.pos)
@@ -173,6 +180,7 @@ def evaluate(path: str, defines: dict[str, str] | None = None, name: str | None 
     known = _assigned_names(main.stmts, {a.name for a in main.args})
     inputs = InputChecker() if check_inputs else None
     compiler = Compiler(decls, plan, ctx, known, inputs, namespace)
+    compiler.accumulators = accumulator_names(main.stmts, set())
     defines = dict(defines or {})
     env: dict = {}
     arg_names = set()

@@ -13,6 +13,7 @@ import operator
 from .. import model as M
 from . import syntax as S
 from .calls import Calls, Ctx
+from .comprehension import compile_list_comp
 from .declarations import BUILTINS, Declarations
 from .errors import suggest
 from .functions import compile_builtin
@@ -52,6 +53,30 @@ def truth(value):
     return bool(value)
 
 
+def binop_value(op, a, b, pos):
+    """``a op b`` as the language defines it, within its bounds; errors at ``pos``."""
+    if type(a) is M.Tagged or type(b) is M.Tagged:
+        raise pos.error("tag(...) marks a parameter: pass it directly as an argument")
+    try:
+        check_operands(op, a, b)
+        problem = too_big(op, a, b) if op in _SIZED else None
+        if problem is None:
+            r = _BINOPS[op](a, b)
+            problem = result_problem(r)
+            if problem is None:
+                return r
+    except ZeroDivisionError:
+        raise pos.error("division by zero") from None
+    except (TypeError, ValueError, OverflowError) as err:
+        raise pos.error(str(err)) from None
+    except MemoryError:
+        raise pos.error(f"out of memory computing {op}") from None
+    raise limit_error(pos, f"{op}: {problem}")
+
+
+_SIZED = frozenset(("*", "+", "%"))
+
+
 class ExprCompiler:
     """Compiles expressions into closures over an environment dict.
 
@@ -67,6 +92,8 @@ class ExprCompiler:
         self.ctx = ctx
         self.known = known          # names assigned somewhere in the plan
         self.on_config_call = None  # hook used while defaults are evaluated
+        self.accumulators = ()      # variables that accumulate lists (accumulate.py)
+        self.owned: dict = {}       # variable -> the list it owns (accumulate.py)
         self.calls = Calls(plan, ctx, inputs, namespace)
 
     # ------------------------------------------------------------------ expressions
@@ -89,6 +116,16 @@ class ExprCompiler:
             known = list(self.known) + list(self.decls.defs) + list(BUILTINS)
             raise e.pos.error(f"unknown name {name!r}{suggest(name, known)}")
         pos = e.pos
+        if name in self.accumulators:
+            owned = self.owned
+
+            def get_shared(env):        # the list may escape: its owner copies next time
+                owned.pop(name, None)
+                try:
+                    return env[name]
+                except KeyError:
+                    raise pos.error(f"name {name!r} is used before it is assigned") from None
+            return get_shared
 
         def get(env):
             try:
@@ -123,30 +160,23 @@ class ExprCompiler:
 
     def e_BinOp(self, e):
         fl, fr = self.expr(e.left), self.expr(e.right)
-        op, fn, pos = e.op, _BINOPS[e.op], e.pos
+        op, pos = e.op, e.pos
+        return lambda env: binop_value(op, fl(env), fr(env), pos)
 
-        sized = op in ("*", "+", "%")
+    def e_ListComp(self, e):
+        return compile_list_comp(self, e)
 
-        def run(env):
-            a, b = fl(env), fr(env)
-            if type(a) is M.Tagged or type(b) is M.Tagged:
-                raise pos.error("tag(...) marks a parameter: pass it directly as an argument")
+    def peek(self, e):
+        """Compile ``e`` for a read that cannot keep the value it reads (``len(xs)``,
+        ``xs[i]``): a variable's ownership of its list (accumulate.py) survives it."""
+        if type(e) is S.Name and e.name in self.accumulators:
+            accumulators = self.accumulators
+            self.accumulators = ()
             try:
-                check_operands(op, a, b)
-                problem = too_big(op, a, b) if sized else None
-                if problem is None:
-                    r = fn(a, b)
-                    problem = result_problem(r)
-                    if problem is None:
-                        return r
-            except ZeroDivisionError:
-                raise pos.error("division by zero") from None
-            except (TypeError, ValueError, OverflowError) as err:
-                raise pos.error(str(err)) from None
-            except MemoryError:
-                raise pos.error(f"out of memory computing {op}") from None
-            raise limit_error(pos, f"{op}: {problem}")
-        return run
+                return self.expr(e)
+            finally:
+                self.accumulators = accumulators
+        return self.expr(e)
 
     def e_BoolOp(self, e):
         fl, fr = self.expr(e.left), self.expr(e.right)
@@ -189,7 +219,7 @@ class ExprCompiler:
         return run
 
     def e_GetItem(self, e):
-        fo, fi, pos = self.expr(e.obj), self.expr(e.index), e.pos
+        fo, fi, pos = self.peek(e.obj), self.expr(e.index), e.pos
 
         def run(env):
             obj, idx = fo(env), fi(env)
@@ -214,14 +244,18 @@ class ExprCompiler:
         if isinstance(func, S.Name) and func.name in self.decls.defs:
             return self._compile_instantiate(self.decls.defs[func.name], e)
         if isinstance(func, S.Name) and func.name in BUILTINS and func.name not in self.known:
-            return compile_builtin(func.name, e, self.expr)
+            return compile_builtin(func.name, e, self.peek if func.name == "len" else self.expr)
         if isinstance(func, S.Name):
             if func.name not in self.known:
                 self.expr(func)  # raises "unknown name"
             raise func.pos.error(f"{func.name!r} is not a config, a task or a built-in function")
         raise e.pos.error("only configs, tasks and built-in functions can be called")
 
-    def _compile_instantiate(self, definition, e):
+    def _compile_instantiate(self, definition, e, attach=False):
+        if definition.kind == "service" and not attach:
+            raise e.pos.error(
+                f"service {definition.name}(...) has no value: a call of a service attaches "
+                "it to the experiment, alone on its line (`" + definition.name + "(...)`)")
         if e.args:
             raise e.args[0].pos.error(
                 f"{definition.kind} {definition.name} takes keyword arguments only: "
@@ -243,6 +277,7 @@ class ExprCompiler:
         if self.on_config_call is not None:
             self.on_config_call(definition, e.pos)
         calls = self.calls
-        make = calls.make_job if definition.kind == "task" else calls.make_config
+        make = {"task": calls.make_job, "service": calls.attach_service}.get(
+            definition.kind, calls.make_config)
         pos = e.pos
         return lambda env: make(definition, [(p, f(env), vpos) for p, f, vpos in kwargs], pos)

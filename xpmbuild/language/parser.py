@@ -31,7 +31,7 @@ _TERMINAL_NAMES = {
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "LBRACE": "'{'",
     "RBRACE": "'}'", "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "DOT": "'.'",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//' or '%'",
-    "MINUS": "'-'", "LITRUN": "a list", "TRUE": "True", "FALSE": "False", "NONE": "None", "PLUS": "'+'", "OPTIONAL": "'?'", "OPTION": "'option'", "$END": "end of file",
+    "MINUS": "'-'", "LITRUN": "a list", "TRUE": "True", "FALSE": "False", "NONE": "None", "PLUS": "'+'", "PLUSEQ": "'+='", "FOR": "'for'", "IF": "'if'", "OPTIONAL": "'?'", "OPTION": "'option'", "$END": "end of file",
 }
 
 

@@ -99,6 +99,24 @@ class Unary(Expr):
         self.op, self.operand, self.pos = op, operand, pos
 
 
+class ListComp(Expr):
+    """``[elt for NAME in EXPR if EXPR ... for ...]``: ``clauses`` are :class:`CompFor`."""
+
+    __slots__ = ("elt", "clauses")
+
+    def __init__(self, elt, clauses, pos):
+        self.elt, self.clauses, self.pos = elt, clauses, pos
+
+
+class CompFor(Node):
+    """One ``for NAME in EXPR`` of a comprehension, with its ``if`` conditions."""
+
+    __slots__ = ("name", "iterable", "conds")
+
+    def __init__(self, name, iterable, conds, pos):
+        self.name, self.iterable, self.conds, self.pos = name, iterable, conds, pos
+
+
 class TagExpr(Expr):
     __slots__ = ("value",)
 
@@ -203,10 +221,11 @@ class ArgDecl(Node):
 
 
 class ConfigDecl(Node):
-    """A ``config`` or ``task`` declaration (a task is a config with outputs and an action)."""
+    """A ``config``, ``task`` or ``service`` declaration (a task is a config with outputs and
+    an action; a service has parameters, a shell action and a url)."""
 
     __slots__ = ("kind", "name", "doc", "params", "outputs", "requires", "action", "file",
-                 "uses")
+                 "uses", "url")
 
     def __init__(self, kind, name, doc, params, outputs, requires, action, pos, uses=()):
         self.kind, self.name, self.doc = kind, name, doc
@@ -214,6 +233,7 @@ class ConfigDecl(Node):
         self.pos = pos
         self.file = pos.file
         self.uses = list(uses)      # (path text, Pos of its string), from `uses` lines
+        self.url = None             # a service's `url` line (an Action of kind "url")
 
 
 class Module(Node):

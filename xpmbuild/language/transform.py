@@ -13,8 +13,8 @@ from lark import Token, Transformer
 from .errors import Pos
 from .limits import MAX_DEPTH, limit_error
 from .literals import StringError, number_value, string_value, token_index_pos
-from .syntax import (Action, ArgDecl, Assign, BinOp, BoolOp, Call, ConfigDecl, Const,
-                     DictExpr, ExprStmt, For, GetAttr, GetItem, If, Import, Keyword, ListExpr,
+from .syntax import (Action, ArgDecl, Assign, BinOp, BoolOp, Call, CompFor, ConfigDecl, Const,
+                     DictExpr, ExprStmt, For, GetAttr, GetItem, If, Import, Keyword, ListComp, ListExpr,
                      Name, Output, Param, Requirement, TagExpr, TypeExpr, Unary, first_pos)
 
 
@@ -110,6 +110,8 @@ class _DeclarationRules(_Rules):
 
     def uses_decl(self, c):
         word = str(c[0])
+        if word == "url" and len(c) == 2:       # a service's `url "TEMPLATE"` line
+            return ("url", self._string(c[1]), self._tpos(c[0]), self._tpos(c[1]), str(c[1]))
         if word != "uses":
             import difflib
             hint = " (did you mean `uses`?)" if difflib.get_close_matches(word, ["uses"]) \
@@ -134,8 +136,26 @@ class _DeclarationRules(_Rules):
         name_tok = c[0]
         pos = self._tpos(name_tok)
         doc, params, outputs, requires, action, uses = None, [], [], [], None, []
+        url = None
         for i, item in enumerate(c[1:]):
             tag = item[0]
+            if kind == "service":
+                if tag in ("output", "requires", "uses") or (
+                        tag == "action" and item[1].kind != "shell"):
+                    where = item[1].pos if tag in ("output", "action") else item[2]
+                    what = "a python action" if tag == "action" else f"`{tag}`"
+                    raise where.error(f"{what} is not allowed in a service (a service has "
+                                      "parameters, a `shell` action and a `url`)")
+                if tag == "url":
+                    if url is not None:
+                        raise item[2].error(f"service {name_tok} already has a url")
+                    url = Action("url", item[1], item[2], item[3])
+                    url.raw = item[4]
+                    continue
+            elif tag == "url":
+                raise item[2].error(f"unexpected 'url' in a {kind} body: `url` is only "
+                                    "allowed in a service; expected a parameter (name: type), "
+                                    "output, requires, uses, shell or python")
             if tag == "doc":
                 if i != 0:
                     raise item[2].error("a docstring may only come first in a declaration body")
@@ -165,14 +185,23 @@ class _DeclarationRules(_Rules):
         if kind == "task" and action is None:
             raise pos.error(f"task {name_tok} has no action: expected a `shell \"...\"` or "
                             "`python \"module:function\"` line in its body")
-        return ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos,
+        if kind == "service" and (action is None or url is None):
+            missing = "shell" if action is None else "url"
+            raise pos.error(f"service {name_tok} has no {missing}: expected a "
+                            f"`{missing} \"...\"` line in its body")
+        decl = ConfigDecl(kind, str(name_tok), doc, params, outputs, requires, action, pos,
                           uses)
+        decl.url = url
+        return decl
 
     def config_decl(self, c):
         return self._decl("config", c)
 
     def task_decl(self, c):
         return self._decl("task", c)
+
+    def service_decl(self, c):
+        return self._decl("service", c)
 
     def start(self, c):
         return list(c)
@@ -244,6 +273,15 @@ class ToAst(_DeclarationRules):
                 out.append(Const(-v if neg else v, Pos(self.file, line, col)))
         return self._nest(ListExpr(out, self._tpos(first)))
 
+    def list_comp(self, c):
+        clauses = c[2:]
+        return self._nest(ListComp(c[1], clauses, self._tpos(c[0])), c[1], *clauses)
+
+    def comp_for(self, c):
+        conds = [x for x in c[4::2]]        # FOR NAME iterable (IF cond)*
+        node = CompFor(str(c[1]), c[2], conds, self._tpos(c[1]))
+        return self._nest(node, c[2], *conds)
+
     def dict(self, c):
         pairs = [x for x in c[1:] if x is not None]
         return self._nest(DictExpr(pairs, self._tpos(c[0])), *[x for p in pairs for x in p])
@@ -306,6 +344,12 @@ class ToAst(_DeclarationRules):
     def assign(self, c):
         return self._nest(Assign(str(c[0]), c[1], self._tpos(c[0])), c[1])
 
+    def augassign(self, c):
+        """``x += e`` is ``x = x + e`` (lists: amortized O(1), see accumulate.py)."""
+        name = Name(str(c[0]), self._tpos(c[0]))
+        value = self._nest(BinOp("+", name, c[2], name.pos), c[2])
+        return self._nest(Assign(str(c[0]), value, self._tpos(c[0])), value)
+
     def expr_stmt(self, c):
         return self._nest(ExprStmt(c[0], c[0].pos), c[0])
 
@@ -322,6 +366,6 @@ class ToAst(_DeclarationRules):
     def block(self, c):
         for item in c:
             if not isinstance(item, (Assign, For, If, ExprStmt)):
-                raise item.pos.error("declarations (import, arg, config, task) are only "
+                raise item.pos.error("declarations (import, arg, config, task, service) are only "
                                      "allowed at the top level")
         return list(c)

@@ -25,7 +25,10 @@ def register(t: LauncherType):
     TYPES[t.name] = t
 
 
-_COMMON = {"type": str, "connector": str, "poll": (int, float), "give_up_after": (int, float)}
+_COMMON = {"type": str, "connector": str, "poll": (int, float), "retries": int,
+           "retry_on_exit": list, "max_jobs": int,
+           "give_up_after": (int, float)}
+SCHEDULING = ("retries", "retry_on_exit", "max_jobs")     # read by the scheduler
 register(LauncherType("local", ".local", "LocalLauncher",
                       dict(_COMMON, cpus=int, gpus=(int, list))))
 register(LauncherType("slurm", ".slurm", "SlurmLauncher",
@@ -49,18 +52,23 @@ def make_launcher(name: str, settings: dict, jobs: int | None = None):
     """The launcher called ``name`` in the settings (or a bare type: local, slurm, oar)."""
     from ..settings import SettingsError, launcher_config
     cfg = launcher_config(settings, name)
+    scheduling = {k: cfg.pop(k) for k in SCHEDULING if k in cfg}
     kind = cfg.pop("type")
     if kind not in TYPES:
         raise SettingsError(f"launcher {name!r}: unknown type {kind!r}; types: "
                             + ", ".join(TYPES))
     cls = launcher_class(kind, cfg)
     if kind == "local":
-        if jobs:
-            cfg["cpus"] = jobs
         if cls.__name__ == "LocalLauncher":
             cfg.pop("connector", None)
-            return cls(name=name, **cfg)
-    return cls(name=name, settings=settings, **cfg)
+            launcher = cls(name=name, slots=jobs, **cfg)
+            launcher.scheduling = scheduling
+            return launcher
+        if jobs:
+            cfg["cpus"] = jobs
+    launcher = cls(name=name, settings=settings, **cfg)
+    launcher.scheduling = scheduling
+    return launcher
 
 
 class status_launchers(dict):

@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from ..workspace import EXIT_FILE
 
 LOCK_FD = 9     # the job folder's lock, inherited by a local job's wrapper
+ATTEMPT_FILE = ".xpm-attempt"   # XPM_ATTEMPT=N, XPM_TIME_LIMIT=S: written by retries.py
+# the job sees XPM_ATTEMPT (1, 2, ...) and, with a time limit, XPM_DEADLINE (epoch seconds:
+# Slurm's own end time when it says it, else the wrapper's start plus the limit)
+ATTEMPT_ENV = (f"XPM_ATTEMPT=1; XPM_TIME_LIMIT=; if [ -r {ATTEMPT_FILE} ]; then "
+               f". ./{ATTEMPT_FILE}; fi; export XPM_ATTEMPT; "
+               'if [ -n "$XPM_TIME_LIMIT" ]; then export XPM_DEADLINE='
+               '"${SLURM_JOB_END_TIME:-$(( ${EPOCHSECONDS:-$(date +%s)} + XPM_TIME_LIMIT ))}"; '
+               "else unset XPM_DEADLINE; fi; unset XPM_TIME_LIMIT")
 
 
 @dataclass
@@ -56,14 +64,16 @@ class Handle:
 class Ended:
     """How a job ended: exit code (None when unknown), and a reason in words."""
 
-    __slots__ = ("handle", "exit_code", "reason", "status", "resources")
+    __slots__ = ("handle", "exit_code", "reason", "status", "resources", "cause")
 
-    def __init__(self, handle, exit_code, reason=None, status=None, resources=None):
+    def __init__(self, handle, exit_code, reason=None, status=None, resources=None,
+                 cause=None):
         self.handle = handle
         self.exit_code = exit_code
         self.reason = reason
         self.status = status            # None: decided by the exit code; or "cancelled"/"lost"
         self.resources = resources      # {"wall", "cpu", "max_rss"} when measured
+        self.cause = cause              # TIMEOUT, NODE_FAIL, OUT_OF_MEMORY (retries.py)
 
 
 def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
@@ -74,8 +84,9 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     ``command.sh`` in a subshell (a fork) with ``-eu -o pipefail`` — so an ``exec`` or a
     ``cd`` in the command cannot skip or misplace the exit record — and on exit (an EXIT
     trap) writes the exit code to ``.xpm-exit`` by an absolute path and, when the watching
-    xpmbuild (``watcher_pid``; None: never one) is gone, records the full result with
-    ``xpmbuild.finish`` (``python``: the interpreter on the job's host).
+    xpmbuild (``watcher_pid``; None: never one) is gone, ``exec``-s ``xpmbuild.finish``
+    (``python``: the interpreter on the job's host), which records the full result and the
+    command's rusage (RUSAGE_CHILDREN survives ``exec``) and exits with the job's code.
 
     ``lock_fd``: the folder's lock, inherited on that descriptor (local jobs): kept by the
     wrapper for its life, closed for the command, passed to finish. ``logs``: the wrapper
@@ -86,11 +97,12 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     d = job_dir if job_dir.startswith('"$') else shlex.quote(job_dir)
     py = python or shlex.quote(sys.executable)
     lock = f" {int(lock_fd)}" if lock_fd is not None else ""
-    finish = f"{py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
+    # execfail: when the interpreter cannot be run, the trap goes on to ``exit $rc``
+    finish = f"shopt -s execfail; exec {py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
     if watcher_pid:
-        finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {finish}"
+        finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {{ {finish}; }}"
     record = f"rc=$?; echo $rc >{d}/{EXIT_FILE}; {finish}; exit $rc"
-    parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT"]
+    parts = [f"cd {d} || exit 97", f"trap {shlex.quote(record)} EXIT", ATTEMPT_ENV]
     if on_term:
         parts.append("trap 'exit 143' TERM; trap 'exit 129' HUP")
     close = f"exec {int(lock_fd)}>&-; " if lock_fd is not None else ""
@@ -134,6 +146,9 @@ class Launcher:
     can_detach = False
     #: ``live_states`` can say whether jobs no xpmbuild watches still run
     can_tell_live = False
+    #: the scheduler's settings of this launcher (retries, retry_on_exit, max_jobs), set
+    #: by make_launcher
+    scheduling: dict = {}
 
     def slots(self) -> int | None:
         """How many cpu slots jobs may use at once here (None: no local limit)."""

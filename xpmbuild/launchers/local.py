@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 
+from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
 
@@ -47,20 +48,19 @@ def job_process_alive(pid, job_dir: str) -> bool:
 class LocalLauncher(Launcher):
     type = "local"
 
-    def __init__(self, name="local", cpus=None, gpus=None, **_ignored):
+    def __init__(self, name="local", cpus=None, gpus=None, slots=None, **_ignored):
+        """``cpus``, ``gpus``: the settings (default: what the machine offers, machine.py);
+        ``slots``: ``-j``, the cpu slots of its jobs at once (default: ``cpus``)."""
+        from ..machine import Machine
         self.name = name
-        self.cpus = int(cpus) if cpus else (os.cpu_count() or 1)
-        if gpus is None:
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            gpus = [g for g in visible.split(",") if g.strip()] if visible else []
-        elif isinstance(gpus, int):
-            gpus = [str(i) for i in range(gpus)]
-        self.free_gpus = list(gpus)
-        self.gpu_count = len(self.free_gpus)
+        self.machine = Machine(name, cpus, gpus, slots)
+        self.cpus = int(slots) if slots else self.machine.cpus
         self.procs: dict[int, tuple[Handle, int | None, list]] = {}   # pid -> (h, pidfd, gpus)
         self.host = socket.gethostname()
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
+        self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)
+        self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
 
     def _script(self, job_dir, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
@@ -89,23 +89,20 @@ class LocalLauncher(Launcher):
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
         ``batch``: the requirements of the jobs about to start."""
-        reserved = sum(int(r.get("gpus") or 0) for r in batch)
-        return int(requires.get("gpus") or 0) <= len(self.free_gpus) - reserved
+        return self.machine.can_start(requires, batch)
 
     def check(self, requires: dict):
-        gpus = int(requires.get("gpus") or 0)
-        if gpus > self.gpu_count:
-            raise LauncherError(f"needs {gpus} GPU{'s' if gpus > 1 else ''}; the local "
-                                f"launcher has {self.gpu_count}")
+        why = self.machine.check(requires)
+        if why:
+            raise LauncherError(why)
 
     def start(self, request: LaunchRequest) -> Handle:
         key, job_dir, requires, env = request.key, request.job_dir, request.requires, request.env
         self.check(requires)
         gpus = int(requires.get("gpus") or 0)
-        taken = self.free_gpus[:gpus]
-        del self.free_gpus[:gpus]
+        taken = self.machine.take(gpus)
         child_env = dict(self._env(env), XPM_JOB_DIR=job_dir)
-        if gpus or self.gpu_count:
+        if gpus or self.machine.known_gpus():
             child_env["CUDA_VISIBLE_DEVICES"] = ",".join(taken)
         actions = [(os.POSIX_SPAWN_OPEN, 1, job_dir + "/stdout.log", _LOG, 0o644),
                    (os.POSIX_SPAWN_OPEN, 2, job_dir + "/stderr.log", _LOG, 0o644)]
@@ -116,9 +113,11 @@ class LocalLauncher(Launcher):
             pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir, locked)], child_env,
                                  setsid=True, file_actions=actions)
         except OSError as e:
-            self.free_gpus.extend(taken)
+            self.machine.give(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
         handle = Handle(key, job_dir, pid, {"host": self.host})
+        self._t0[pid] = time.monotonic()
+        self.limits.add(pid, requires, self._t0[pid])
         self._watch(pid, handle, taken, own=True)
         return handle
 
@@ -135,15 +134,21 @@ class LocalLauncher(Launcher):
 
     def _reap(self, pid) -> Ended | None:
         handle, fd, gpus = self.procs[pid]
+        used = None
         if handle.extra.get("own"):
-            try:
-                wpid, status = os.waitpid(pid, os.WNOHANG)
+            try:    # wait4: the wrapper's rusage, its reaped descendants (the command) included
+                wpid, status, ru = os.wait4(pid, os.WNOHANG)
             except ChildProcessError:
-                wpid, status = pid, None
+                wpid, status, ru = pid, None, None
             if wpid == 0:
                 return None
             code = os.waitstatus_to_exitcode(status) if status is not None else \
                 read_exit_file(handle.job_dir)
+            t0 = self._t0.pop(pid, None)
+            if ru is not None:
+                used = {"wall": round(time.monotonic() - t0, 3) if t0 is not None else None,
+                        "cpu": round(ru.ru_utime + ru.ru_stime, 3),
+                        "max_rss": ru.ru_maxrss * 1024}
         else:
             if fd is None and job_process_alive(pid, handle.job_dir):
                 return None
@@ -153,10 +158,12 @@ class LocalLauncher(Launcher):
             self._poll.unregister(fd)
             del self._fd_pid[fd]
             os.close(fd)
-        self.free_gpus.extend(gpus)
+        self.machine.give(gpus)
+        if self.limits.ended(pid):
+            return Ended(handle, code, REASON, status="failed", resources=used, cause="TIMEOUT")
         if code is None:
             return Ended(handle, None, "the job ended without recording an exit code",
-                         status="lost")
+                         status="lost", resources=used)
         reason = None
         if code < 0:
             reason = f"killed by signal {signal.Signals(-code).name}"
@@ -165,7 +172,7 @@ class LocalLauncher(Launcher):
                 reason = f"killed by signal {signal.Signals(code - 128).name}"
             except ValueError:
                 reason = None
-        return Ended(handle, code, reason)
+        return Ended(handle, code, reason, resources=used)
 
     def wait(self, timeout):
         if not self.procs:
@@ -176,7 +183,10 @@ class LocalLauncher(Launcher):
         no_fd = [pid for pid, (_, fd, _) in self.procs.items() if fd is None]
         if no_fd:      # no pidfd (old kernel, or a process that was gone): poll
             timeout = min(timeout, 0.05) if timeout is not None else 0.05
+        timeout = self.limits.timeout(timeout)
         events = self._poll.poll(None if timeout is None else int(timeout * 1000))
+        if self.limits:
+            self.limits.enforce()
         for fd, _ in events:
             pid = self._fd_pid.get(fd)
             if pid is not None:

@@ -1,0 +1,77 @@
+"""``experiments/NAME/runs/RUN/environment.json``: what each run of an experiment ran with
+(launchers.md v1), through the real CLI, in a real git repository."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from buildutil import Project, describe  # noqa: E402
+
+EXP = """\
+task t {
+    n: int
+    output o = "o.txt"
+    shell "echo {n} > {o}"
+}
+t(n=N)
+"""
+
+
+def environments(proj):
+    paths = sorted(glob.glob(os.path.join(proj.ws, "experiments", "exp", "runs", "*",
+                                          "environment.json")))
+    return [json.load(open(p)) for p in paths]
+
+
+def git(root, *args):
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                   env=dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e",
+                            GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@e"))
+
+
+def test_each_run_records_its_environment_and_git_state(tmp_path):
+    proj = Project(tmp_path, EXP.replace("N", "1"))
+    proj.write(".gitignore", "ws/\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "first")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    proj.run()
+    (env,) = environments(proj)
+    import platform
+    import socket
+    import xpmbuild
+    assert env["host"] == socket.gethostname()
+    assert env["python"] == platform.python_version()
+    assert env["xpmbuild"] == xpmbuild.__version__
+    assert env["user"] and isinstance(env["time"], float)
+    assert "lark" in {k.lower() for k in env["packages"]}, list(env["packages"])[:20]
+    assert env["git"] == {"commit": head, "dirty": False}
+    # a changed tracked file: the next run says dirty
+    proj.write_xpm(EXP.replace("N", "2"))
+    proj.run()
+    envs = environments(proj)
+    assert len(envs) == 2 and envs[1]["git"] == {"commit": head, "dirty": True}, envs[1]
+
+
+def test_outside_a_repository_or_without_git_the_git_key_is_omitted(tmp_path):
+    proj = Project(tmp_path / "plain", EXP.replace("N", "1"))
+    proj.run()
+    (env,) = environments(proj)
+    assert "git" not in env
+    proj = Project(tmp_path / "nogit", EXP.replace("N", "1"))
+    proj.env["PATH"] = str(tmp_path / "empty-bin")
+    r = proj.run()
+    (env,) = environments(proj)
+    assert "git" not in env and env["packages"], describe(r)
+
+
+def test_a_dry_run_records_no_environment(tmp_path):
+    proj = Project(tmp_path, EXP.replace("N", "1"))
+    proj.plan()
+    assert environments(proj) == []

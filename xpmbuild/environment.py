@@ -1,0 +1,95 @@
+"""What a run ran with: ``experiments/NAME/runs/RUN/environment.json`` (launchers.md v1).
+
+The time, host, user, xpmbuild and Python versions, the installed packages and their
+versions (``importlib.metadata``), and — when the experiment's folder is in a git
+repository — its commit and whether the work tree has uncommitted changes (``git``
+absent, or not a repository: the ``git`` key is omitted). Collected in a thread while the
+run's jobs start (it takes ~0.1 s), written atomically before the run ends.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+def git_state(folder: str) -> dict | None:
+    """{"commit", "dirty"} of the repository holding ``folder``; None if there is none."""
+    def git(*args):
+        return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True,
+                              timeout=30)
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(),
+            "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+
+
+def packages() -> dict:
+    from importlib import metadata
+    out = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            out[name] = dist.version
+    return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def snapshot(folder: str) -> dict:
+    from . import __version__
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    doc = {"time": round(time.time(), 3),
+           "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "host": socket.gethostname(), "user": user, "xpmbuild": __version__,
+           "python": platform.python_version(), "executable": sys.executable,
+           "platform": platform.platform(), "folder": folder, "packages": packages()}
+    git = git_state(folder)
+    if git is not None:
+        doc["git"] = git
+    return doc
+
+
+def run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}"
+
+
+class Recorder:
+    """Collects the environment in a thread; ``finish()`` writes it (never fails a run)."""
+
+    def __init__(self, ws_root: str, experiment: str, folder: str):
+        self.path = os.path.join(ws_root, "experiments", experiment, "runs", run_id(),
+                                 "environment.json")
+        self.folder = folder
+        self.doc = None
+        self.thread = threading.Thread(target=self._collect, daemon=True)
+        self.thread.start()
+
+    def _collect(self):
+        try:
+            self.doc = snapshot(self.folder)
+        except Exception as e:      # a broken package's metadata: say so, never fail
+            self.doc = {"time": round(time.time(), 3), "error": str(e)}
+
+    def finish(self):
+        from .workspace import atomic_write
+        self.thread.join(60)
+        if self.doc is None:
+            return
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            atomic_write(self.path, json.dumps(self.doc, indent=1) + "\n")
+        except OSError:
+            pass
