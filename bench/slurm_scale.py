@@ -9,12 +9,15 @@ Two ways of measuring, both against the real Slurm of tests/services (started if
   outside: time from the start of the command until every state.json says queued or running
   (or already done), and until the command exits.
 
-    python bench/slurm_scale.py                 # N = 1000, api
+    python bench/slurm_scale.py                 # N = 10000 in arrays of 1000, api, 180 s
+    python bench/slurm_scale.py --parallelism 50 --window 120
     python bench/slurm_scale.py --n 200 --mode both
 
-One line per figure. Targets (issue "Cluster launchers on real services"): all N jobs
-submitted in <= 5 s (job arrays), one Slurm command per poll whatever N. The local node has
-2 CPUs, so running 1000 jobs through takes minutes: that is Slurm's pace, not xpmbuild's.
+One line per figure: submission time, cluster commands per minute while waiting, and
+xpmbuild's CPU seconds (submitting, waiting). Targets: all N jobs submitted in seconds (job
+arrays of <= array_max), one squeue per poll whatever N plus one sacct per batch of ended
+jobs. The local node has 2 CPUs, so running 10000 jobs through takes far longer than the
+window: that is Slurm's pace, not xpmbuild's; the rest is cancelled at the end.
 """
 from __future__ import annotations
 
@@ -36,7 +39,15 @@ def line(label: str, value: str):
     print(f"{label}: {value}", flush=True)
 
 
-def bench_api(n: int, partition: str, poll: float, root: str):
+def cpu_seconds() -> float:
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def bench_api(n: int, partition: str, poll: float, root: str, array_max: int,
+              parallelism: int | None, window: float):
+    from xpmbuild.launchers.base import LaunchRequest
     from xpmbuild.launchers.slurm import SlurmLauncher
     from xpmbuild.workspace import EXIT_FILE
     ws = os.path.join(root, "ws")
@@ -46,11 +57,12 @@ def bench_api(n: int, partition: str, poll: float, root: str):
         os.makedirs(d)
         with open(os.path.join(d, "command.sh"), "w") as f:
             f.write(f"echo {i} > out.txt\n")
-        items.append((f"job{i}", d, {}, {}, None))
-    launcher = SlurmLauncher(name="slurm", partition=partition, poll=poll)
+        items.append(LaunchRequest(f"job{i}", d, {}, {}, None, None, "trivial"))
+    launcher = SlurmLauncher(name="slurm", partition=partition, poll=poll, array_max=array_max,
+                             array_parallelism=parallelism)
     launcher.bind(ws)
-    # instrumentation only: how long each Slurm command takes
-    command_seconds: list[float] = []
+    # instrumentation only: which Slurm command, when, and how long it takes
+    calls: list[tuple[float, str, float]] = []
     run = launcher._run
 
     def timed_run(argv, **kw):
@@ -58,48 +70,54 @@ def bench_api(n: int, partition: str, poll: float, root: str):
         try:
             return run(argv, **kw)
         finally:
-            command_seconds.append(time.monotonic() - t)
+            calls.append((t, argv[0], time.monotonic() - t))
     launcher._run = timed_run
 
+    cpu0 = cpu_seconds()
     t0 = time.monotonic()
     handles = launcher.start_many(items)
     t_submit = time.monotonic() - t0
+    cpu_submit = cpu_seconds() - cpu0
     errors = [h for h in handles if isinstance(h, Exception)]
     if errors:
         line("submit errors", f"{len(errors)}: {errors[0]}")
         return
-    submit_cmds = launcher.commands
+    sbatches = sum(1 for c in calls if c[1] == "sbatch")
     arrays = len({str(h.launcher_id).split("_")[0] for h in handles})
     line("jobs", str(n))
-    line("api: time to submit all", f"{t_submit:.2f} s ({submit_cmds} sbatch call"
-         f"{'s' if submit_cmds != 1 else ''}, {arrays} job array{'s' if arrays != 1 else ''})")
+    line("api: time to submit all", f"{t_submit:.2f} s ({sbatches} sbatch calls, {arrays} "
+         f"job arrays of <= {array_max}, throttle %{parallelism or '-'}); xpmbuild CPU "
+         f"{cpu_submit:.2f} s")
 
-    per_poll = []
-    poll_seconds = []
     ended = []
+    cpu1 = cpu_seconds()
+    t1 = time.monotonic()
+    first = len(calls)
     try:
-        while launcher.tracked:
-            c0, p0 = launcher.commands, launcher.polls
-            got = launcher.wait(None)
-            if launcher.polls > p0:
-                per_poll.append(launcher.commands - c0)
-                poll_seconds.append(sum(command_seconds[-(launcher.commands - c0):]))
-            ended.extend(got)
+        while launcher.tracked and time.monotonic() - t1 < window:
+            ended.extend(launcher.wait(min(5.0, window - (time.monotonic() - t1))))
     except KeyboardInterrupt:
         launcher.cancel()
         raise
-    total = time.monotonic() - t0
+    waited = time.monotonic() - t1
+    cpu_wait = cpu_seconds() - cpu1
+    during = calls[first:]
+    by_cmd: dict[str, int] = {}
+    for _, c, _ in during:
+        by_cmd[c] = by_cmd.get(c, 0) + 1
     bad = [e for e in ended if e.exit_code != 0 or e.status]
+    line("api: waited", f"{waited:.0f} s (poll = {poll:g} s): {len(ended) - len(bad)} done, "
+         f"{len(bad)} not, {len(launcher.tracked)} still queued/running")
+    line("api: cluster commands while waiting",
+         f"{len(during)} ({', '.join(f'{k} {v}' for k, v in sorted(by_cmd.items()))}) = "
+         f"{len(during) / max(waited, 1e-9) * 60:.1f} per minute")
+    cost = sorted(d for _, c, d in during if c == "squeue")
+    line("api: squeue time", f"{cost[len(cost) // 2] * 1000:.0f} ms median" if cost else "-")
+    line("api: xpmbuild CPU while waiting", f"{cpu_wait:.2f} s "
+         f"({cpu_wait / max(waited, 1e-9) * 100:.1f} % of one core)")
     ok_files = sum(os.path.exists(os.path.join(h.job_dir, EXIT_FILE)) for h in handles)
-    line("api: polls", str(len(per_poll)))
-    line("api: Slurm commands per poll",
-         f"{sum(per_poll) / max(1, len(per_poll)):.2f} on average, {max(per_poll or [0])} at most")
-    squeue_cost = sorted(poll_seconds)
-    line("api: Slurm command time per poll",
-         f"{squeue_cost[len(squeue_cost) // 2] * 1000:.0f} ms median"
-         if squeue_cost else "-")
-    line("api: total time to done", f"{total:.1f} s ({len(ended) - len(bad)} done, "
-         f"{len(bad)} not, {ok_files} exit files)")
+    line("api: exit files", str(ok_files))
+    launcher.cancel()
 
 
 XPM = """\
@@ -174,10 +192,15 @@ def bench_cli(n: int, partition: str, poll: float, root: str):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=1000, help="number of jobs (default 1000)")
+    ap.add_argument("--n", type=int, default=10000, help="number of jobs (default 10000)")
+    ap.add_argument("--array-max", type=int, default=1000, help="tasks per array (1000)")
+    ap.add_argument("--parallelism", type=int, default=None,
+                    help="array throttle %%K (default: none)")
+    ap.add_argument("--window", type=float, default=180.0, help="seconds to wait for the "
+                    "jobs before cancelling the rest (api; default 180)")
     ap.add_argument("--mode", choices=["api", "cli", "both"], default="api")
-    ap.add_argument("--poll", type=float, default=2.0, help="the launcher's longest poll "
-                    "interval, seconds (default 2)")
+    ap.add_argument("--poll", type=float, default=30.0, help="the launcher's poll "
+                    "interval, seconds (default 30, the launcher's default)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = ap.parse_args()
 
@@ -189,9 +212,11 @@ def main():
     partition = env.get("XPM_SLURM_PARTITION", "debug")
     root = tempfile.mkdtemp(prefix="xpm-slurm-scale-", dir="/tmp")
     os.chmod(root, 0o755)
+    os.chdir(root)          # the jobs' WorkDir: how the cleanup below finds them
     try:
         if args.mode in ("api", "both"):
-            bench_api(args.n, partition, args.poll, root)
+            bench_api(args.n, partition, args.poll, root, args.array_max, args.parallelism,
+                      args.window)
         if args.mode in ("cli", "both"):
             if args.mode == "cli":
                 line("jobs", str(args.n))

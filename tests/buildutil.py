@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,15 @@ def clean_env(**extra) -> dict:
     env["PYTHONUNBUFFERED"] = "1"
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def default_signals():
+    """Run in a child before exec: SIGINT and SIGTERM back to their default dispositions,
+    whatever the test run inherited (a shell's ``cmd &`` starts it with SIGINT ignored, and
+    a Python started with SIGINT ignored never raises KeyboardInterrupt), so that the
+    interrupt tests do not depend on who launched them."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def write(path, text: str | bytes, dedent=True):
@@ -130,6 +140,7 @@ class Project:
 
     def popen(self, *args, **kw) -> subprocess.Popen:
         """``xpmbuild run`` in the background, in its own session (own process group)."""
+        kw.setdefault("preexec_fn", default_signals)
         return subprocess.Popen(XPMBUILD + ["run", self.file, "-w", self.ws] +
                                 [str(a) for a in args], cwd=self.root, env=self.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -64,3 +64,12 @@ def xpm_error(tmp_path, text: str, defines=None, files=None, name="main.xpm"):
 def jobs_of(plan, task: str):
     """The jobs of one task, in creation order."""
     return [j for j in plan.jobs.values() if j.task.name == task]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the services (Slurm, OAR, sshd) this test run started; those it found running
+    are left alone (tests/services/harness.py)."""
+    if hasattr(session.config, "workerinput"):
+        return          # a pytest-xdist worker: the services are the controller's to stop
+    from tests.services.harness import stop_all
+    stop_all()

@@ -320,3 +320,79 @@ def wait_state(proj: Project, task: str, pred, timeout=60, what=None, proc=None)
 
 def elapsed(t0: float) -> float:
     return time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------- Slurm faults
+
+SERVICES_DIR = os.path.join(HERE, "services")
+
+
+def stop_slurmctld():
+    """Stop the test cluster's slurmctld (by its recorded pid; the jobs stay in its state
+    files and slurmd keeps running them); return once the process is gone."""
+    pidfile = os.path.join(os.environ["XPM_SLURM_DIR"], "run", "slurmctld.pid")
+    pid = int(read(pidfile).split()[0])
+    os.kill(pid, 15)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 30, 0.1, what="slurmctld to stop")
+
+
+def start_slurmctld():
+    """Start slurmctld again (the project's up script restarts what is missing; no probe)."""
+    env = dict(os.environ, XPM_SLURM_PROBE="0")
+    r = subprocess.run(["bash", os.path.join(SERVICES_DIR, "slurm-up.sh")], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+
+
+class slurm_outage:
+    """``with slurm_outage():`` the controller is down inside the block, up again after."""
+
+    def __enter__(self):
+        stop_slurmctld()
+        return self
+
+    def __exit__(self, *exc):
+        start_slurmctld()
+        return False
+
+
+def sacct_jobs(root: str) -> list[str]:
+    """The Slurm job ids (array elements one by one) the accounting holds for the jobs
+    submitted from folder ``root`` (their WorkDir)."""
+    r = sh("sacct", "-n", "-P", "-X", "-a", "-S", "now-1days", "-o", "JobID,WorkDir")
+    return sorted(line.split("|")[0] for line in r.stdout.splitlines()
+                  if line.split("|")[1:2] == [root])
+
+
+class CallLog:
+    """A PATH shim in front of the real Slurm commands: each call is logged (time, argv)
+    in a file and the real command exec'd. It counts calls; it fakes nothing."""
+
+    def __init__(self, folder: str, commands=("squeue", "sacct", "sbatch", "scancel",
+                                              "scontrol", "sinfo")):
+        self.bin = os.path.join(folder, "shim-bin")
+        self.log = os.path.join(folder, "cluster-calls.log")
+        os.makedirs(self.bin, exist_ok=True)
+        for c in commands:
+            real = shutil.which(c)
+            if real is None:
+                continue
+            path = os.path.join(self.bin, c)
+            write(path, f'#!/bin/sh\necho "$(date +%s.%N) {c} $*" >> {self.log}\n'
+                        f'exec {real} "$@"\n', dedent=False)
+            os.chmod(path, 0o755)
+
+    def env(self, env: dict) -> dict:
+        return dict(env, PATH=self.bin + os.pathsep + env.get("PATH", os.environ["PATH"]))
+
+    def calls(self, *commands) -> list[tuple[float, str, str]]:
+        try:
+            lines = read(self.log).splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            t, c, *rest = line.split(" ", 2)
+            if not commands or c in commands:
+                out.append((float(t), c, rest[0] if rest else ""))
+        return out

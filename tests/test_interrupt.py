@@ -85,6 +85,21 @@ def no_job_processes(pid):
     return not alive(pid) and not group_members(pid)
 
 
+def test_interrupt_does_not_depend_on_the_sigint_disposition_of_the_test_run(proj):
+    """BUG (tests): a test run started with SIGINT ignored (``pytest &`` from a script)
+    passed that on to the xpmbuild it started, and a Python started with SIGINT ignored
+    never sees Ctrl-C: the interrupt tests failed. Their children reset it (preexec_fn)."""
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)     # as under `pytest &`
+    try:
+        p, st = proj.start_until_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 130, f"exit {p.returncode}\n{out}\n{err}"
+    assert proj.slow_state()["status"] == "cancelled"
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_cancels_the_running_job(proj, sig):
     p, st = proj.start_until_running()
@@ -229,7 +244,8 @@ libc = ctypes.CDLL(None, use_errno=True)
 assert libc.prctl(36, 1, 0, 0, 0) == 0          # PR_SET_CHILD_SUBREAPER
 cmd, ws = json.loads(sys.argv[1]), sys.argv[2]
 p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL)
+                     stderr=subprocess.DEVNULL,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 deadline = time.time() + 20
 st = None
 while time.time() < deadline:

@@ -34,6 +34,7 @@ def settings_for(ssh_config: str, alias: str, workspace: str) -> str:
 type = "local"
 connector = "box"
 cpus = 2
+poll = 2
 
 [launchers.slurmssh]
 type = "slurm"
@@ -211,7 +212,106 @@ def test_connection_loss_while_waiting_is_retried(project, private_sshd):
     assert read(os.path.join(proj.job_dir("nap"), "runs.log")) == "ran\n"   # ran once
     assert proj.output("after", "o.txt") == b"slept\n"
     assert proj.the_state("after")["status"] == "done"
+    # it said on screen that the host did not answer, while it waited
+    assert "does not answer" in out + err, f"{out}\n{err}"
     # the connection came back through a new master
     new_master = master_pid(private_sshd.config, "xpm-sshd")
     assert new_master != master, (master, new_master)
     assert outage >= 6
+
+
+# ---------------------------------------------------------------------- host keys
+
+def spoil_known_hosts(server: PrivateSshd):
+    """Replace the host key the client trusts for the server by another one: to the
+    client, the host now presents a key that is not the one it knows (a mismatch)."""
+    kh = os.path.join(server.dir, "known_hosts")
+    other = os.path.join(server.dir, "other_host_key")
+    if not os.path.exists(other):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other],
+                       check=True, capture_output=True, timeout=30)
+    pub = read(other + ".pub").split()
+    hosts = read(kh).split()[0]
+    with open(kh, "w") as f:
+        f.write(f"{hosts} {pub[0]} {pub[1]}\n")
+
+
+NAP = """\
+task nap {
+    output o = "o.txt"
+    shell "echo ran >> runs.log; sleep 30; echo slept > {o}"
+}
+nap()
+"""
+
+
+def test_host_key_mismatch_before_a_run_is_an_error_at_once(project, private_sshd):
+    spoil_known_hosts(private_sshd)
+    proj = project(NAP, config=private_sshd.config, alias="xpm-sshd")
+    t0 = time.monotonic()
+    r = proj.run("-l", "remote", expect=1, timeout=120)
+    took = time.monotonic() - t0
+    out = r.stdout + r.stderr
+    # OpenSSH's own words, at once (not 5 retries with back-off)
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in out or \
+        "Host key verification failed" in out, describe(r)
+    assert took < 20, f"{took:.1f} s: retried instead of failing at once\n{describe(r)}"
+    assert not os.path.exists(os.path.join(proj.job_dir("nap"), "runs.log"))   # never ran
+
+
+@pytest.mark.slow
+def test_host_key_mismatch_during_a_run_stops_it_with_openssh_message(project,
+                                                                       private_sshd):
+    proj = project(NAP, config=private_sshd.config, alias="xpm-sshd")
+    p = proj.background("-l", "remote")
+    st = wait_state(proj, "nap", lambda s: s.get("launcher_id") and s["status"] == "running",
+                    60, proc=p, what="the job to run on the ssh host")
+    pid = int(str(st["launcher_id"]).rpartition(":")[2])
+    try:
+        master = wait_for(lambda: master_pid(private_sshd.config, "xpm-sshd"), 10,
+                          what="the connector's ssh ControlMaster")
+        spoil_known_hosts(private_sshd)
+        os.kill(master, 9)          # the next command makes a new connection: refused
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=120)
+        took = time.monotonic() - t0
+        assert p.returncode == 1, f"exit {p.returncode}\n{out}\n{err}"
+        assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in out + err or \
+            "Host key verification failed" in out + err, f"{out}\n{err}"
+        assert took < 60, took
+        # the job is left as it is (running there), never recorded as failed or lost
+        assert proj.the_state("nap")["status"] == "running", proj.the_state("nap")
+    finally:
+        try:
+            os.killpg(pid, 9)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.slow
+def test_connection_lost_gives_up_after_the_bound_of_the_settings(project, private_sshd):
+    proj = project(NAP, config=private_sshd.config, alias="xpm-sshd")
+    text = read(proj.path("xpmbuild.toml")).split("\n[env]")[0]
+    proj.write_settings(text + "give_up_after = 8\n")        # [connectors.box] is last
+    p = proj.background("-l", "remote")
+    st = wait_state(proj, "nap", lambda s: s.get("launcher_id") and s["status"] == "running",
+                    60, proc=p, what="the job to run on the ssh host")
+    pid = int(str(st["launcher_id"]).rpartition(":")[2])
+    try:
+        master = wait_for(lambda: master_pid(private_sshd.config, "xpm-sshd"), 10,
+                          what="the connector's ssh ControlMaster")
+        os.kill(master, 9)
+        private_sshd.down()
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=180)
+        took = time.monotonic() - t0
+        assert p.returncode == 1, f"exit {p.returncode}\n{out}\n{err}"
+        assert "does not answer" in err and "giving up" in out + err, f"{out}\n{err}"
+        assert took >= 8, took
+        # left running there, for the next run to re-attach: never recorded lost
+        assert proj.the_state("nap")["status"] == "running", proj.the_state("nap")
+    finally:
+        try:
+            os.killpg(pid, 9)
+        except ProcessLookupError:
+            pass

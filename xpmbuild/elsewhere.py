@@ -13,7 +13,7 @@ import time
 
 from .launchers.base import Ended, Handle, read_exit_file
 from .reasons import reason
-from .recovery import BUSY, ENDED, ORPHAN, UNKNOWN, assess
+from .recovery import BUSY, ENDED, GONE, ORPHAN, UNKNOWN, assess
 from .workspace import ACTIVE, DONE, LOST, RUNNING, Workspace
 
 ASK_EVERY = 3.0
@@ -100,7 +100,11 @@ class Recovering:
             return self._record_recovered(
                 node, state, Ended(Handle(node.job.id, node.dir, state.get("launcher_id")),
                                    a.exit_code))
-        if a.verdict in (ORPHAN, UNKNOWN) and ours:
+        # a batch submission killed before its job id was recorded: the launcher looks
+        # it up (by its job name) before anything is submitted again
+        unrecorded = a.verdict == GONE and ours and not state.get("launcher_id") and \
+            getattr(lane.launcher, "can_tell_live", False)
+        if (a.verdict in (ORPHAN, UNKNOWN) or unrecorded) and ours:
             recovered = lane.launcher.recover(node.job.id, node.dir, state)
             if isinstance(recovered, Handle):
                 return self._reattach(node, state, recovered, lane)
@@ -125,6 +129,9 @@ class Recovering:
         return None if node.status == DONE or not recorded else node.state
 
     def _reattach(self, node, state: dict, recovered: Handle, lane):
+        if not state.get("launcher_id"):        # found by the launcher: on record now
+            state = dict(state, launcher_id=recovered.launcher_id)
+            self._write(node, state)
         if self.detach:     # detached: still queued or running there, left to the cluster
             node.status, node.state, node.handle = state.get("status"), state, None
             node.reasons = [reason("already", status=state.get("status"),

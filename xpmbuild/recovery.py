@@ -107,4 +107,6 @@ def assess(ws: Workspace, job_dir: str, state: dict, live=None) -> Assessment:
     if word is None:
         return Assessment(GONE, "lost", f"{launcher} no longer knows job {pid} and it left "
                                         "no result")
+    if word.startswith("dependency failed"):     # the cluster cancelled it for that
+        return Assessment(GONE, "failed", word)
     return Assessment(GONE, "failed", f"ended in {launcher} as {word} without a result")

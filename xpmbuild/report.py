@@ -91,6 +91,9 @@ class PlainReporter(Reporter):
     def waiting_elsewhere(self, node):
         self._w(f"wait    {node.job.short}: {node.reasons[0] if node.reasons else ''}")
 
+    def notice(self, text):
+        self._w(f"note    {text}")
+
     def message(self, line):
         self._w(line)
         self.out.flush()
@@ -182,6 +185,9 @@ class RichReporter(Reporter):
     def waiting_elsewhere(self, node):
         self.progress.console.print(f"[blue]… {esc(node.job.short)}[/]: "
                                     f"{esc(node.reasons[0]) if node.reasons else ''}")
+
+    def notice(self, text):
+        self.progress.console.print(f"[yellow]! {esc(text)}[/]")
 
     def message(self, line):
         self.progress.console.print(text(line))

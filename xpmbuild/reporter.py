@@ -13,3 +13,4 @@ class Reporter:
     def waiting_elsewhere(self, node): pass
     def tick(self, scheduler): pass
     def message(self, text): pass           # a line for the user (services' URLs...)
+    def notice(self, text): pass            # e.g. the cluster does not answer

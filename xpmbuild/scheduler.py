@@ -129,6 +129,10 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         except KeyboardInterrupt:
             self._interrupt()
             raise Interrupted() from None
+        except LauncherError:       # the launcher gave up (no answer, host refused us):
+            for node in self.running.values():      # its jobs are left as they are
+                node.reasons = [reason("left_running")]
+            raise
         finally:
             if old_term is not None:
                 signal.signal(signal.SIGTERM, old_term)
@@ -155,6 +159,8 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
                     if node is not None:
                         self._finalize(node, ended)
                 self._transitions(launcher)
+                for text in launcher.pop_notices():     # e.g. the cluster does not answer
+                    getattr(self.reporter, "notice", lambda t: None)(text)
             if self.elsewhere:
                 self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)

@@ -28,7 +28,7 @@ def _launcher_keys() -> dict:
 
 CONNECTOR_KEYS = {
     "ssh": {"type": str, "host": str, "user": str, "port": int, "key": str, "workspace": str,
-            "options": list, "config": str, "retries": int},
+            "options": list, "config": str, "retries": int, "give_up_after": (int, float)},
     "local": {"type": str},
 }
 TOP_KEYS = {"workspace": str, "launcher": str, "env": dict, "launchers": dict,

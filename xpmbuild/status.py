@@ -83,6 +83,24 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
             lock.release()
 
 
+def _record_ended(ws: Workspace, job_id: str, job_dir: str, state: dict, why: str) -> dict:
+    """Write the end the cluster reported (no result of its own) into a job's record."""
+    from .workspace import now
+    if not ws.writable():
+        return state
+    lock = ws.try_lock(job_dir)
+    if lock is None:
+        return state
+    try:
+        new = dict(state, status="failed", reason=why, ended=now())
+        ws.write_state(job_dir, new, job_id)
+        return new
+    except OSError:
+        return state
+    finally:
+        lock.release()
+
+
 def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | None, live=None):
     """For a job recorded as queued/running: (status, reason) as things stand now
     (recovery.py; ``live``: the launchers' answers, one query per launcher)."""
@@ -90,7 +108,7 @@ def _live_status(ws: Workspace, job_dir: str, state: dict, launchers: dict | Non
     def ask(st):
         lid = str(st.get("launcher_id"))
         if live is None or lid not in live:
-            raise RuntimeError("no answer")
+            raise RuntimeError((live or {}).get(("error", st.get("launcher")), "no answer"))
         return live[lid]
     known = launchers is not None and state.get("launcher") in launchers
     a = assess(ws, job_dir, state, ask if known else None)
@@ -140,8 +158,8 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
     for name, states in active.items():
         try:
             live.update(launchers[name].live_states(states))
-        except Exception:
-            pass
+        except Exception as e:      # it cannot answer now: its jobs are not gone
+            live[("error", name)] = str(e) or type(e).__name__
     out = []
     for task, job_id, d, state in found:
         reasons = []
@@ -155,6 +173,8 @@ def records(ws: Workspace, experiment: str | None = None, launchers=None) -> lis
                 status, why = _live_status(ws, d, state, launchers, live)
                 if why:
                     reasons = [why]
+                if status == "failed":      # the cluster says how it ended: on record now,
+                    state = _record_ended(ws, job_id, d, state, why)   # before it forgets
         params = _params_of(d)
         deps = params.get("deps") if isinstance(params.get("deps"), list) else []
         own_tags = params.get("tags") if isinstance(params.get("tags"), dict) else {}

@@ -80,6 +80,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     from .. import noop
     from ..build import build
     from ..report import PlainReporter, RichReporter, console, render_plan, render_summary
+    from ..launchers.base import LauncherError
     plan = load_plan(file, defines, name, settings=settings)
     import gc
     # the plan lives until the end: the cyclic collector need never scan it again; a dry
@@ -113,6 +114,11 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
                                                       reporter))
     except ValueError as err:
         _fail(f"error: {err}")
+    except LauncherError as err:    # the launcher gave up waiting, or its host refused us
+        if reporter is not None and hasattr(reporter, "stop"):
+            reporter.stop()
+            reporter = None
+        _fail(f"error: {err}", 1)
     except OSError as err:      # the workspace failed under us (a full disk, unmounted...)
         if reporter is not None and hasattr(reporter, "stop"):
             reporter.stop()

@@ -19,6 +19,11 @@ class ConnectionLost(Exception):
     """The host could not be reached (retried by the caller, never a job failure)."""
 
 
+class HostRefused(Exception):
+    """The host was reached but cannot be trusted or logged into (its host key changed or
+    is unknown, the key is refused): an error at once, never retried."""
+
+
 class LocalConnector:
     name = "local"
     remote = False

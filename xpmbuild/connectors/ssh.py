@@ -15,14 +15,19 @@ import shlex
 import tempfile
 import time
 
-from .local import CommandResult, ConnectionLost, LocalConnector
+from .local import CommandResult, ConnectionLost, HostRefused, LocalConnector
+
+# OpenSSH's words when retrying cannot help: the host's identity or our login was refused
+REFUSED = ("Host key verification failed", "REMOTE HOST IDENTIFICATION HAS CHANGED",
+           "Permission denied", "No ED25519 host key is known", "host key is known",
+           "Bad configuration option", "Could not resolve hostname")
 
 
 class SSHConnector:
     remote = True
 
     def __init__(self, name="ssh", host=None, user=None, port=None, key=None, workspace=None,
-                 options=None, config=None, retries=5, local_workspace=None):
+                 options=None, config=None, retries=5, local_workspace=None, give_up_after=600):
         from ..settings import SettingsError
         if not host:
             raise SettingsError(f"connectors.{name}: `host` is required for an ssh connector")
@@ -36,6 +41,7 @@ class SSHConnector:
         self.options = list(options or [])
         self.config = os.path.expanduser(config) if config else None
         self.retries = retries
+        self.give_up_after = float(give_up_after)   # seconds without answer before a run stops
         self._local = LocalConnector()
         control_dir = os.path.join(tempfile.gettempdir(), f"xpmbuild-ssh-{os.getuid()}")
         os.makedirs(control_dir, mode=0o700, exist_ok=True)
@@ -66,6 +72,8 @@ class SSHConnector:
             res = self._local.run(self.ssh_argv() + ["--", remote], input=input, timeout=timeout)
             if res.code != 255:          # 255: ssh itself failed (connection), not the command
                 return res
+            if any(w in res.stderr for w in REFUSED):
+                raise HostRefused(f"ssh {self.host}: {refusal(res.stderr)}")
             if attempt == retries:
                 raise ConnectionLost(f"ssh {self.host}: {res.stderr.strip() or 'connection failed'}")
             time.sleep(delay)
@@ -85,3 +93,9 @@ class SSHConnector:
 
     def describe(self) -> str:
         return f"{self.user + '@' if self.user else ''}{self.host}"
+
+
+def refusal(stderr: str) -> str:
+    """OpenSSH's own message, without its banner of @ lines."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("@@@")]
+    return " ".join(lines[-6:]) if lines else "refused"

@@ -26,13 +26,15 @@ def register(t: LauncherType):
 
 
 _COMMON = {"type": str, "connector": str, "poll": (int, float), "retries": int,
-           "retry_on_exit": list, "max_jobs": int}
+           "retry_on_exit": list, "max_jobs": int,
+           "give_up_after": (int, float)}
 SCHEDULING = ("retries", "retry_on_exit", "max_jobs")     # read by the scheduler
 register(LauncherType("local", ".local", "LocalLauncher",
                       dict(_COMMON, cpus=int, gpus=(int, list))))
 register(LauncherType("slurm", ".slurm", "SlurmLauncher",
                       dict(_COMMON, partition=str, account=str, qos=str, extra=list, array=bool,
-                           max_array=int, python=str)))
+                           max_array=int, array_max=int, array_parallelism=int,
+                           submit_patience=(int, float), python=str)))
 register(LauncherType("oar", ".oar", "OarLauncher",
                       dict(_COMMON, queue=str, user=str, extra=list, project=str, python=str)))
 

@@ -44,6 +44,11 @@ class LauncherError(Exception):
     """The launcher could not start or reach a job (not the job's own failure)."""
 
 
+class ClusterUnreachable(LauncherError):
+    """The cluster (or the host) cannot answer now: its controller is down, the connection
+    is lost. Never a job's failure nor a sign that a job is gone: keep waiting, ask later."""
+
+
 class Handle:
     """A started job as its launcher knows it."""
 
@@ -181,6 +186,10 @@ class Launcher:
 
     def pop_transitions(self) -> list:
         """Handles whose status changed since the last call (e.g. queued → running)."""
+        return []
+
+    def pop_notices(self) -> list[str]:
+        """What to say on screen since the last call (e.g. the cluster does not answer)."""
         return []
 
     def running(self) -> int:

@@ -12,13 +12,26 @@ import time
 
 import xxhash
 
-from .base import Ended, Handle, Launcher, LauncherError, job_wrapper
+from .polling import PolitePolling
+from .base import (ClusterUnreachable, Ended, Handle, Launcher, LauncherError, job_wrapper,
+                   read_exit_file)
 
 
-class BatchLauncher(Launcher):
+class BatchLauncher(PolitePolling, Launcher):
+    """Polling that cluster admins accept (launchers.md, v1): the job folders are the fast
+    path (their exit files, one ``stat`` each per round), the cluster is asked at most once
+    every ``poll`` seconds (one command for all jobs), plus once for each batch of jobs that
+    ended (their final state and resources). An answer the cluster cannot give
+    (:class:`ClusterUnreachable`) is waited out and said on screen, never taken for a result.
+    """
+
     can_tell_live = True
-    def __init__(self, name, connector=None, poll=10.0, settings=None, workspace_root=None,
-                 python=None):
+    #: seconds a job's exit file waits before its batch is asked about (the cluster records
+    #: the end a moment after the job wrote it; jobs ending together go as one batch)
+    settle = 3.0
+
+    def __init__(self, name, connector=None, poll=30.0, settings=None, workspace_root=None,
+                 python=None, give_up_after=None):
         from ..connectors import make_connector
         self.name = name
         self.connector_name = connector
@@ -26,20 +39,33 @@ class BatchLauncher(Launcher):
         self.max_poll = float(poll)
         self.workspace_root = workspace_root
         self.tracked: dict[str, Handle] = {}     # launcher id -> handle
-        self.interval = 0.5
-        self.next_poll = 0.0
+        self.next_poll = 0.0                     # monotonic time of the next cluster query
         self.commands = 0                        # cluster commands issued (benchmarks)
         self.polls = 0
         self.last_states: dict[str, str] = {}
         self.transitions: list[Handle] = []      # jobs whose status changed (queued → running)
+        self.exits_seen: dict[str, float] = {}   # launcher id -> when its exit file appeared
+        self.trouble: str | None = None          # why the cluster does not answer now
+        self.trouble_since = 0.0
+        # seconds without an answer before a run stops waiting (jobs left to the cluster)
+        self.give_up_after = float(give_up_after if give_up_after is not None else
+                                   getattr(self.connector, "give_up_after", 3600))
+        self.notices: list[str] = []
+        self.next_scan = 0.0
         # the interpreter that runs xpmbuild.finish on the cluster's nodes: this one, unless
         # the jobs run on another host (set `python` in the launcher's settings)
         import sys
         self.python = shlex.quote(python or sys.executable)
 
     def _run(self, argv, input=None, timeout=120, retries=None):
+        from ..connectors.local import ConnectionLost, HostRefused
         self.commands += 1
-        return self.connector.run(argv, input=input, timeout=timeout, retries=retries)
+        try:
+            return self.connector.run(argv, input=input, timeout=timeout, retries=retries)
+        except ConnectionLost as e:
+            raise ClusterUnreachable(str(e)) from None
+        except HostRefused as e:
+            raise LauncherError(str(e)) from None
 
     def pop_transitions(self) -> list[Handle]:
         out, self.transitions = self.transitions, []
@@ -61,10 +87,12 @@ class BatchLauncher(Launcher):
         return d
 
     def write_script(self, dirs: list[str], env: dict, index_var: str, index_base: int = 0,
-                     mode: int = 0o755) -> str:
+                     mode: int = 0o755, task: str = "") -> str:
         """A script running the job folders' command.sh (one, or one per array index)."""
         remote_dirs = [self.connector.path(d) for d in dirs]
         lines = ["#!/bin/bash", "# xpmbuild: runs job folders' command.sh"]
+        if task:
+            lines.append(f"# task={task}")
         for k, v in (env or {}).items():
             lines.append(f"export {k}={shlex.quote(str(v))}")
         if len(dirs) == 1:
@@ -85,8 +113,8 @@ class BatchLauncher(Launcher):
         h = Handle(key, job_dir, launcher_id, {"submitted": time.time(), "status": status})
         self.tracked[launcher_id] = h
         self.last_states[launcher_id] = status
-        self.interval = 0.5
-        self.next_poll = time.monotonic() + self.interval
+        if not self.next_poll:
+            self.next_poll = time.monotonic() + self.max_poll
         return h
 
     def start(self, request) -> Handle:
@@ -129,43 +157,82 @@ class BatchLauncher(Launcher):
             self._run([self.cancel_command] + [str(i) for i in ids])
 
     def vanished(self, h: Handle) -> Ended:
-        """A job the cluster no longer knows: its own exit file, or lost."""
-        from .base import read_exit_file
+        """A job the cluster positively no longer knows (it answered, without the job):
+        its own exit file, or lost."""
         code = read_exit_file(h.job_dir)
         if code is not None:
             return Ended(h, code)
         return Ended(h, None, f"{self.type} no longer knows the job and it left no result",
                      status="lost")
 
-    def wait(self, timeout):
-        if not self.tracked:
-            if timeout:
-                time.sleep(timeout)
-            return []
-        delay = max(0.0, self.next_poll - time.monotonic())
-        if timeout is not None and delay > timeout:
-            time.sleep(timeout)
-            return []
-        time.sleep(delay)
-        ended = self.poll()
+    def ended_batch(self, handles: list[Handle]) -> list[Ended]:
+        """Jobs whose exit file appeared: how they ended (a subclass asks the cluster, one
+        command for all, for their final state and resources)."""
+        return [Ended(h, read_exit_file(h.job_dir)) for h in handles]
+
+    def _round(self) -> list[Ended]:
+        t = time.monotonic()
+        self._scan_exits(t)
+        ended: list[Ended] = []
+        due = self._due(t)
+        if self.trouble is not None and t < self.next_poll:
+            due = []            # no answer: ask again at the next poll only, not per round
+        asked = bool(due) or t >= self.next_poll
+        try:
+            if due:
+                ended += self.ended_batch([self.tracked[lid] for lid in due])
+            if t >= self.next_poll:
+                self.next_poll = t + self.max_poll
+                done = {e.handle.launcher_id for e in ended}
+                ended += [e for e in self.poll() if e.handle.launcher_id not in done]
+            if asked:
+                self._answered()
+        except ClusterUnreachable as e:
+            self._unreachable(e)
+            self.next_poll = min(self.next_poll, t + self.max_poll)
+            # a job that exited 0 is done whatever the cluster says; any other end waits
+            # for the cluster's word (a time limit, a cancel: not a mere exit code)
+            ended = [Ended(self.tracked[lid], 0) for lid in due
+                     if read_exit_file(self.tracked[lid].job_dir) == 0]
         for e in ended:
             self.tracked.pop(e.handle.launcher_id, None)
+            self.exits_seen.pop(e.handle.launcher_id, None)
+            self.last_states.pop(e.handle.launcher_id, None)
+        for lid in due:             # not ended yet (the cluster still ends it): ask later
+            if lid in self.exits_seen:
+                self.exits_seen[lid] = t
         for lid, h in self.tracked.items():
-            if h.extra.get("status") != self.last_states.get(lid) and lid in self.last_states:
+            st = h.extra.get("status")
+            if lid in self.last_states and st != self.last_states[lid]:
                 self.transitions.append(h)
-        # adapt: poll again soon after a change, back off while nothing changes
-        changed = bool(ended) or any(h.extra.get("status") != self.last_states.get(lid)
-                                     for lid, h in self.tracked.items())
-        self.last_states = {lid: h.extra.get("status") for lid, h in self.tracked.items()}
-        self.interval = 0.5 if changed else min(self.interval * 1.5, self.max_poll)
-        self.next_poll = time.monotonic() + self.interval
+            self.last_states[lid] = st
         return ended
+
+    def wait(self, timeout):
+        """Jobs that ended; returns at the first change or after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.tracked:
+                if timeout:
+                    time.sleep(timeout)
+                return []
+            ended = self._round()
+            if ended or self.transitions or self.notices:
+                return ended
+            t = time.monotonic()
+            if deadline is not None and t >= deadline:
+                return []
+            nap = min(0.25, max(0.01, self.next_poll - t))
+            if deadline is not None:
+                nap = min(nap, max(0.0, deadline - t))
+            time.sleep(nap)
 
     def kill_after(self, grace: float = 5.0):
         deadline = time.monotonic() + grace
         ended = []
         while self.tracked and time.monotonic() < deadline:
-            self.next_poll = 0
+            # after a cancel: ask every second, for a moment
+            self.next_poll = min(self.next_poll, time.monotonic() + 1.0)
             ended.extend(self.wait(0.5))
         return ended
 
@@ -184,5 +251,6 @@ class BatchLauncher(Launcher):
         h = Handle(key, job_dir, str(lid), {"submitted": state.get("started") or 0,
                                             "status": state.get("status")})
         self.tracked[str(lid)] = h
+        self.last_states[str(lid)] = state.get("status")     # its next change is recorded
         self.next_poll = 0
         return h

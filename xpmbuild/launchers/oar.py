@@ -14,7 +14,7 @@ import re
 import time
 
 from ..resources import parse_duration
-from .base import Ended, LauncherError, read_exit_file
+from .base import ClusterUnreachable, Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
 
 QUEUED = {"Waiting", "Hold", "toLaunch", "toAckReservation", "Launching"}
@@ -52,9 +52,9 @@ class OarLauncher(BatchLauncher):
     type = "oar"
 
     def __init__(self, name="oar", queue=None, user=None, project=None, extra=None,
-                 connector=None, poll=10.0, settings=None, workspace_root=None, python=None,
-                 **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root, python)
+                 connector=None, poll=30.0, settings=None, workspace_root=None, python=None,
+                 give_up_after=None, **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root, python, give_up_after)
         self.queue = queue
         self.user = user
         self.project = project
@@ -139,9 +139,11 @@ class OarLauncher(BatchLauncher):
         argv = ["oarstat", "-f", "-J"]
         for i in ids:
             argv += ["-j", str(i)]
-        res = self._run(argv, timeout=60)
+        res = self._run(argv, timeout=60, retries=0)
         self.polls += 1
         text = res.stdout.strip()
+        if not res.ok and not text:     # no answer is not an answer: the jobs are not gone
+            raise ClusterUnreachable(f"oarstat failed ({res.code}): {res.stderr.strip()}")
         if not text:
             return {}
         try:
@@ -173,6 +175,24 @@ class OarLauncher(BatchLauncher):
             return Ended(h, code, "cancelled in OAR (oardel)", status="cancelled")
         return Ended(h, code, f"ended in OAR as {state}"
                      + (f" ({', '.join(events[-2:])})" if events else ""), status="failed")
+
+    def ended_batch(self, handles):
+        """Jobs that wrote their exit file: exit 0 is done; another code asks oarstat (one
+        call for all) whether OAR killed the job (walltime, oardel)."""
+        out, ask = [], []
+        for h in handles:
+            code = read_exit_file(h.job_dir)
+            (out.append(Ended(h, code)) if code == 0 else ask.append(h))
+        recs = self.query([h.launcher_id for h in ask]) if ask else {}
+        for h in ask:
+            rec = recs.get(h.launcher_id)
+            e = self._ended(h, rec) if rec is not None else None
+            h.extra["exit_checks"] = h.extra.get("exit_checks", 0) + 1
+            if e is None and h.extra["exit_checks"] >= 3:
+                e = Ended(h, read_exit_file(h.job_dir))
+            if e is not None:
+                out.append(e)
+        return out
 
     def poll(self):
         ids = list(self.tracked)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 import time
 
-from ..connectors.local import ConnectionLost
 from ..workspace import EXIT_FILE
 from .base import Ended, LauncherError, job_wrapper
 from .batch import BatchLauncher
@@ -19,9 +18,10 @@ from .batch import BatchLauncher
 class RemoteProcessLauncher(BatchLauncher):
     type = "local"
 
-    def __init__(self, name="remote", cpus=None, gpus=None, connector=None, poll=2.0,
-                 settings=None, workspace_root=None, **_ignored):
-        super().__init__(name, connector, poll, settings, workspace_root)
+    def __init__(self, name="remote", cpus=None, gpus=None, connector=None, poll=30.0,
+                 settings=None, workspace_root=None, give_up_after=None, **_ignored):
+        super().__init__(name, connector, poll, settings, workspace_root,
+                         give_up_after=give_up_after)
         self.cpus = int(cpus) if cpus else None
         self.max_poll = float(poll)
         if gpus:
@@ -53,8 +53,8 @@ class RemoteProcessLauncher(BatchLauncher):
                           "& echo $!")
         try:
             res = self._run(["bash", "-c", "\n".join(script)])
-        except ConnectionLost as e:
-            return [LauncherError(str(e))] * len(items)
+        except LauncherError as e:      # the host cannot be reached or refused us
+            return [e] * len(items)
         pids = res.stdout.split()
         if not res.ok or len(pids) != len(items):
             err = LauncherError(f"starting jobs on {self.connector.describe()} failed: "
@@ -74,10 +74,9 @@ class RemoteProcessLauncher(BatchLauncher):
             lines.append(f"if [ -s {d}/{EXIT_FILE} ]; then echo {lid} exit $(cat {d}/{EXIT_FILE}); "
                          f"elif kill -0 {pid} 2>/dev/null; then echo {lid} alive; "
                          f"else echo {lid} gone; fi")
-        try:
-            res = self._run(["bash", "-c", "\n".join(lines)])
-        except ConnectionLost:
-            return []        # retried at the next poll; the jobs run on regardless
+        # a lost connection raises ClusterUnreachable: waited out and said on screen, the
+        # jobs run on regardless
+        res = self._run(["bash", "-c", "\n".join(lines)], retries=0)
         self.polls += 1
         ended = []
         for line in res.stdout.splitlines():
