@@ -301,7 +301,8 @@ def test_detach_then_status_records_results_in_dependency_order(project, slurm):
     # so that the next run has nothing to do.
     proj = project(SMALL)
     proj.write_settings(SETTINGS.format(partition=slurm.get("XPM_SLURM_PARTITION", "debug"))
-                        + 'python = "/bin/false"\n')
+                        # an interpreter without xpmbuild: the job cannot record itself
+                        + f'python = "{sys.executable} -I -S"\n')
     proj.run("-l", "slurm", "--detach", timeout=60)
     ids = [str(st["launcher_id"]) for st in proj.states().values()]
     ended = wait_slurm_ended(ids, timeout=150)

@@ -76,6 +76,12 @@ class Ended:
         self.cause = cause              # TIMEOUT, NODE_FAIL, OUT_OF_MEMORY (retries.py)
 
 
+# ``python -m xpmbuild.finish DIR RC [FD]``, or ``exit RC`` where xpmbuild is not installed
+FINISH_PROGRAM = shlex.quote(
+    "import sys, importlib.util as u; sys.exit(int(sys.argv[2]) if u.find_spec('xpmbuild')"
+    " is None else __import__('xpmbuild.finish').finish.main(sys.argv[1:]))")
+
+
 def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | None = None,
                 logs: bool = True, python: str | None = None, on_term: bool = False) -> str:
     """The one wrapper every launcher runs a job with (bash text, ``;``-separated).
@@ -97,8 +103,10 @@ def job_wrapper(job_dir: str, watcher_pid: int | None = None, lock_fd: int | Non
     d = job_dir if job_dir.startswith('"$') else shlex.quote(job_dir)
     py = python or shlex.quote(sys.executable)
     lock = f" {int(lock_fd)}" if lock_fd is not None else ""
-    # execfail: when the interpreter cannot be run, the trap goes on to ``exit $rc``
-    finish = f"shopt -s execfail; exec {py} -m xpmbuild.finish {d} $rc{lock} 2>/dev/null"
+    # execfail: when the interpreter cannot be run, the trap goes on to ``exit $rc``; an
+    # interpreter that runs but has no xpmbuild (a node's other python) exits with $rc too:
+    # the job's own status never becomes the recorder's failure
+    finish = f"shopt -s execfail; exec {py} -c {FINISH_PROGRAM} {d} $rc{lock} 2>/dev/null"
     if watcher_pid:
         finish = f"kill -0 {int(watcher_pid)} 2>/dev/null || {{ {finish}; }}"
     record = f"rc=$?; echo $rc >{d}/{EXIT_FILE}; {finish}; exit $rc"
