@@ -300,9 +300,12 @@ def test_connection_lost_gives_up_after_the_bound_of_the_settings(project, priva
     try:
         master = wait_for(lambda: master_pid(private_sshd.config, "xpm-sshd"), 10,
                           what="the connector's ssh ControlMaster")
+        # the bound counts from the first unanswered command, which can come no earlier
+        # than the connection's loss: time from before the kill (regression: t0 taken after
+        # sshd's shutdown made the bound look short on a busy machine)
+        t0 = time.monotonic()
         os.kill(master, 9)
         private_sshd.down()
-        t0 = time.monotonic()
         out, err = p.communicate(timeout=180)
         took = time.monotonic() - t0
         assert p.returncode == 1, f"exit {p.returncode}\n{out}\n{err}"
