@@ -27,6 +27,7 @@ import subprocess
 import threading
 import time
 
+from .recovery import pid_alive
 from .servicefolder import read_service, service_dir, services_root
 from .workspace import atomic_write
 
@@ -71,14 +72,8 @@ def _start_time(pid: int):
 
 def _alive(state: dict) -> bool:
     pid = state.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
+    if not pid_alive(pid):
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
     if os.path.isdir("/proc"):
         started = _start_time(pid)
         return started is not None and started != "zombie" and \
@@ -87,15 +82,7 @@ def _alive(state: dict) -> bool:
 
 
 def _pid_alive(pid) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return _start_time(pid) != "zombie"
+    return pid_alive(pid) and _start_time(pid) != "zombie"
 
 
 def _group_alive(pgid: int) -> bool:
