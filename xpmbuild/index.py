@@ -11,6 +11,10 @@ import os
 import sqlite3
 from urllib.parse import quote
 
+import xxhash
+
+_digest = xxhash.xxh3_64_digest
+
 
 class Index:
     def __init__(self, meta: str, writable, warn):
@@ -125,15 +129,27 @@ class Index:
 
     def load(self) -> tuple[dict, dict]:
         """(file hashes, job states) as cached: path -> (size, mtime_ns, ino, hash) and
-        id -> (size, mtime_ns, ino, ctime_ns, state)."""
+        id -> (size, mtime_ns, ino, ctime_ns, state).
+
+        A state is kept as its marshal bytes after an 8-byte xxh3 digest of them (see
+        :meth:`save`); only rows whose digest matches are returned, their bytes without it:
+        the record they hold is the one this program checked (read back from a valid
+        state.json, or written by it) before caching it. A row damaged on disk, or written
+        without a digest, is left out: its job's state.json is read again."""
         db = self._connect()
         if db is None:
             return {}, {}
         try:
             files = {p: (s, m, i, h) for p, s, m, i, h
                      in db.execute("SELECT path, size, mtime_ns, ino, hash FROM files")}
-            rows = {i: r for i, *r in db.execute(
-                "SELECT id, size, mtime_ns, ino, ctime_ns, state FROM job_states")}
+            rows = {}
+            digest = _digest
+            for i, s, m, n, c, blob in db.execute(
+                    "SELECT id, size, mtime_ns, ino, ctime_ns, state FROM job_states"):
+                if type(blob) is bytes and len(blob) > 8:
+                    body = blob[8:]
+                    if digest(body) == blob[:8]:
+                        rows[i] = (s, m, n, c, body)
         except (sqlite3.Error, ValueError, TypeError):
             return {}, {}
         return files, rows
@@ -149,8 +165,10 @@ class Index:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
                                [(p,) + e for p, e in files.items()])
             if rows:
+                digest = _digest
                 db.executemany("INSERT OR REPLACE INTO job_states VALUES (?,?,?,?,?,?)",
-                               [(i,) + r for i, r in rows.items()])
+                               [(i,) + r[:4] + (digest(r[4]) + r[4],)
+                                for i, r in rows.items()])
             db.execute("COMMIT")
             return True
         except sqlite3.DatabaseError:

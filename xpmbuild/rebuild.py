@@ -24,27 +24,32 @@ from .reasons import DEPENDENCY_KINDS, Reason, reason
 from .workspace import DONE, Workspace
 
 
+_xxh128_hex = xxhash.xxh3_128_hexdigest
 PENDING = object()   # a dependency's state while it is submitted but not built (detach)
 
 
 def fingerprint_of(job_id: str, trace: dict) -> str:
-    """The fingerprint: a hash of the identity and the trace."""
-    h = xxhash.xxh3_128()
-    h.update(job_id.encode())
-    h.update(b"\0a" + trace["action"].encode())
+    """The fingerprint: a hash of the identity and the trace (its pieces joined, then hashed
+    at once: the same digest as hashing them one after the other)."""
+    parts = [job_id.encode(), b"\0a", trace["action"].encode()]
+    add = parts.append
     inputs = trace["inputs"]
-    for p in sorted(inputs):
-        h.update(b"\0i" + p.encode("utf-8", "surrogateescape") + b"=" + str(inputs[p]).encode())
+    if inputs:
+        for p in sorted(inputs):
+            add(b"\0i" + p.encode("utf-8", "surrogateescape") + b"=" + str(inputs[p]).encode())
     deps = trace["deps"]
-    for d in sorted(deps):
-        h.update(b"\0d" + d.encode())
-        for k, v in (deps[d] or {}).items():
-            h.update(b"\0" + k.encode() + b"=" + str(v).encode())
+    if deps:
+        for d in sorted(deps):
+            add(b"\0d" + d.encode())
+            outs = deps[d]
+            if outs:
+                for k, v in outs.items():
+                    add(b"\0" + k.encode() + b"=" + str(v).encode())
     code = trace.get("code")
     if code:            # absent when a task has no code files: such fingerprints are as before
         for p in sorted(code):
-            h.update(b"\0c" + p.encode("utf-8", "surrogateescape") + b"=" + str(code[p]).encode())
-    return h.hexdigest()
+            add(b"\0c" + p.encode("utf-8", "surrogateescape") + b"=" + str(code[p]).encode())
+    return _xxh128_hex(b"".join(parts))
 
 
 def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
@@ -66,7 +71,8 @@ def complete_trace(job_id: str, trace: dict, dep_state) -> tuple[dict, str]:
 
 class Decision:
     """Whether a job must run (``stale``), why (``reasons``: reasons.py), what it is built
-    from (``fingerprint``, ``trace``, the rendered ``action``), the dependencies it waits
+    from (``fingerprint``; ``trace`` and the rendered ``action`` of a job that will be
+    launched, None for one up to date or never built in a plan), the dependencies it waits
     on (``waits``: submitted, not built yet: it runs after them), and a ``conflict`` (its
     folder is another project's job: never build it)."""
 
@@ -123,6 +129,7 @@ class Rebuilder:
         self.force_all = force_all
         self._input_memo: dict[str, str | None] = {}   # one stat per input path per run
         self._code_memo: dict[str, str | None] = {}
+        self._options_memo: dict[int, bool] = {}      # id(task) -> whether it has options
         self.code = CodeFinder()
         # a plan (dry run): a never-built job gets no trace, fingerprint or rendered action
         # (only a launch needs them, and a run decides again before launching)
@@ -157,32 +164,47 @@ class Rebuilder:
                 out[p] = memo[p]
         return out
 
-    def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str]:
-        action = actions.render(job)
-        action_key = action
-        if job.task.action_kind == "shell" and job.task.has_options:
-            action_key = actions.render_shell(job, mask_options=True)
-        if job.task.action_kind == "python":
+    def trace(self, job: M.Job, dep_states: dict) -> tuple[dict, str, str]:
+        """(trace, rendered action, fingerprint) of ``job`` as things are now."""
+        task = job.task
+        if task.action_kind == "python":
+            action = actions.render(job)
             # the interpreter path is not part of the fingerprint; the module's content is
             # (with the code it imports: trace["code"])
-            action_key = f"python:{job.task.action}"
+            action_key = f"python:{task.action}"
+        else:
+            action = action_key = actions.render_shell(job)
+            if self._has_options(task):
+                action_key = actions.render_shell(job, mask_options=True)
         inputs = {}
-        for p in input_paths(job):
-            inputs[p] = self.input_hash(p)
+        paths = input_paths(job)
+        if paths:
+            memo = self._input_memo
+            for p in paths:
+                h = memo.get(p, memo)
+                if h is memo:
+                    h = memo[p] = self.ws.hashes.path_hash(p)
+                inputs[p] = h
         deps = {}
         for d in job.deps:
             st = dep_states.get(d.id)
             if st is PENDING:
                 deps[d.id] = None          # submitted, not built yet (detached runs)
                 continue
-            outs = (st or {}).get("outputs") or {}
-            deps[d.id] = {k: v[3] for k, v in sorted(outs.items())}
-        trace = {"action": xxhash.xxh3_128_hexdigest(action_key.encode()), "inputs": inputs,
-                 "deps": deps}
-        code = self.code_hashes(job.task)
+            outs = (st or {}).get("outputs")
+            deps[d.id] = {k: v[3] for k, v in sorted(outs.items())} if outs else {}
+        trace = {"action": _xxh128_hex(action_key.encode()), "inputs": inputs, "deps": deps}
+        code = self.code_hashes(task)
         if code:
             trace["code"] = code
         return trace, action, fingerprint_of(job.id, trace)
+
+    def _has_options(self, task) -> bool:
+        memo = self._options_memo
+        has = memo.get(id(task))
+        if has is None:
+            has = memo[id(task)] = task.has_options
+        return has
 
     # ------------------------------------------------------------------ decisions
     def decide(self, job: M.Job, job_dir: str, state: dict | None, dep_states: dict,
@@ -196,6 +218,10 @@ class Rebuilder:
             d.stale = True
             d.reasons = [r for r in d.reasons if r.kind not in DEPENDENCY_KINDS] + [
                 reason("waits_on_submitted", job=f"{w.task.name}/{short(w.id)}") for w in waits]
+        elif not d.stale and not d.conflict:
+            # up to date: nothing launches it, so neither its trace nor its rendered text
+            # is kept (a plan of 1M jobs would hold them all)
+            d.trace = d.action = None
         return d
 
     def _decide(self, job, job_dir, state, dep_states, root) -> Decision:

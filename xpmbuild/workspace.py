@@ -11,9 +11,11 @@ A job folder's ``state.json`` is written atomically (temp file + ``os.replace``)
 index caches each state with the (size, mtime_ns, inode, ctime_ns) of the state.json it came
 from, so a no-op run costs one ``stat`` per job instead of one read and JSON parse; the
 ctime (changed by any write or rename, and not settable by ``utime``) makes sure a
-state.json put back with its old size and mtime is read again. Every record read is
-checked by :func:`state_problem`: a damaged one (not a record, fields of the wrong type)
-counts as a lost build, with a warning naming the file, and is rebuilt.
+state.json put back with its old size and mtime is read again. Every record read from a
+file is checked by :func:`state_problem`: a damaged one (not a record, fields of the wrong
+type) counts as a lost build, with a warning naming the file, and is rebuilt. The index
+caches only records checked so (or written by this program), each with a digest of its
+bytes (index.py): a row read back intact is not checked again, a damaged one is not used.
 
 The index is only a cache. It is opened read-only when the workspace is not writable (a
 colleague's, a mounted archive) and never removed then; on a writable workspace a corrupt
@@ -230,11 +232,13 @@ class Workspace:
                 state = row[4]
                 if type(state) is dict:         # read or written by this process
                     return state
-                try:                            # from the index: checked like the file
+                # from the index, its digest verified (index.py): a record this program
+                # checked when it cached it (a valid state.json read back) or wrote itself
+                try:
                     state = marshal.loads(state)
                 except (ValueError, EOFError, TypeError):
                     state = None
-                if state_problem(state) is None:
+                if type(state) is dict:
                     self._rows[job_id] = key + (state,)
                     return state
         try:
