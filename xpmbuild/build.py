@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from . import schema
 from .graph import select
 from .model import Plan
-from .rebuild import Rebuilder, short
+from .rebuild import Rebuilder
 from .scheduler import Interrupted, Node, Reporter, Scheduler
 from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
 
@@ -90,8 +90,14 @@ def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list[Node]:
 
 def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
     by_id = {n.job.id: n for n in nodes}
+    folders = _FolderNames(ws)
+    read_state = ws.read_state
+    decide = rebuilder.decide
+    root = plan.root
     for n in nodes:
-        state = ws.read_state(n.dir, n.job.id)
+        job = n.job
+        state = read_state(n.dir, job.id) if folders.may_exist(job.task.name, job.id) \
+            else None
         n.state = state
         if state is not None and state.get("status") in ACTIVE:
             live = _active_now(ws, n, state, by_id)
@@ -104,14 +110,16 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
                 state = n.state
         dep_states = {}
         waits = []
-        for d in n.job.deps:
+        for d in job.deps:
             dn = by_id.get(d.id)
-            if dn is not None and (dn.will_run or dn.status in ACTIVE):
-                waits.append(f"waits on {d.task.name}/{short(d.id)}")
-            dep_states[d.id] = dn.state if dn is not None else \
-                ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
-        decision = rebuilder.decide(n.job, n.dir, state, dep_states, plan.root)
-        n.decision = decision
+            if dn is not None:
+                if dn.will_run or dn.status in ACTIVE:
+                    waits.append(f"waits on {d.task.name}/{d.id[:8]}…")
+                dep_states[d.id] = dn.state
+            else:
+                dep_states[d.id] = ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
+        # the decision itself is not kept: a plan launches nothing (a run decides again)
+        decision = decide(job, n.dir, state, dep_states, root)
         if decision.conflict:
             n.status, n.reasons = "failed", [decision.conflict]
             continue
@@ -132,7 +140,31 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
             # runs only if the dependency's outputs change (early cut-off)
             n.reasons = waits
             n.will_run = True
-        n.decision = decision
+
+
+class _FolderNames:
+    """Which job folders exist, listed once per task folder: a job whose folder is not
+    there has no record, and its state.json need not be looked for (a plan of 1M new jobs
+    makes no 1M failing stats). A folder made after the listing is seen as the plan saw
+    the workspace a moment earlier: never built."""
+
+    __slots__ = ("jobs_root", "names")
+
+    def __init__(self, ws: Workspace):
+        self.jobs_root = ws.jobs_root
+        self.names: dict = {}           # task -> set of folder names, None: not listable
+
+    def may_exist(self, task: str, job_id: str) -> bool:
+        names = self.names.get(task, self)
+        if names is self:
+            try:
+                names = set(os.listdir(f"{self.jobs_root}/{task}"))
+            except FileNotFoundError:
+                names = frozenset()
+            except OSError:             # not a folder, no access...: look job by job
+                names = None
+            self.names[task] = names
+        return names is None or job_id in names
 
 
 def _active_now(ws, n, state, by_id):

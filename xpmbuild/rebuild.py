@@ -85,7 +85,7 @@ class Decision:
         self.trace = trace
         self.action = action
         self.conflict = conflict
-        self.waits = list(waits)
+        self.waits = list(waits) if waits else ()
 
 
 def input_paths(job: M.Job) -> list[str]:
