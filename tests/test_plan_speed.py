@@ -213,3 +213,71 @@ def test_a_plan_where_a_task_folder_is_a_file(tmp_path):
     assert sorted(n["status"] for n in doc["nodes"]) == ["new"] * 4
     r = p.plan()
     assert "Traceback" not in r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------------- shared reasons
+
+GRID = """\
+task prepare {
+    corpus: path
+    output tokens = "tokens.txt"
+    shell "cat {corpus} > {tokens}"
+}
+task train {
+    data: prepare
+    seed: int
+    output model = "model.txt"
+    shell "cat {data.tokens} > {model}; echo {seed} >> {model}"
+}
+for c in ["c0.txt", "c1.txt"] {
+    data = prepare(corpus=c)
+    for seed in range(3) {
+        train(data=data, seed=seed)
+    }
+}
+"""
+
+
+def test_a_plan_shares_equal_reasons_and_says_each_exactly(tmp_path):
+    from xpmbuild.build import build
+    from xpmbuild.language import evaluate
+    p = Project(tmp_path, GRID, files={"c0.txt": "zero\n", "c1.txt": "one\n"})
+    doc = p.plan_json()
+    preps = {n["id"]: n for n in p.nodes("prepare", doc)}
+    for n in p.nodes("train", doc):
+        (dep,) = n["deps"]
+        assert n["reasons"] == ["never built", f"waits on prepare/{dep[:8]}…"], n
+        assert n["status"] == "new" and n["will_run"] and dep in preps
+    # in memory: the trains waiting on one prepare hold one list of reasons
+    result = build(evaluate(p.file), p.ws, dry_run_only=True)
+    trains = [n for n in result.nodes if n.job.task.name == "train"]
+    by_dep: dict = {}
+    for n in trains:
+        by_dep.setdefault(n.job.deps[0].id, []).append(n.reasons)
+    assert len(by_dep) == 2
+    for lists in by_dep.values():
+        assert all(lst is lists[0] for lst in lists)
+    assert trains[0].reasons is not trains[-1].reasons
+
+
+def test_reasons_of_their_own_are_not_shared(tmp_path):
+    """After a build, a seed replaced by another: the new job's reason names the job it
+    replaces (a reason with arguments: its own words), said exactly."""
+    p = Project(tmp_path, GRID, files={"c0.txt": "zero\n", "c1.txt": "one\n"})
+    p.run()
+    p.write_xpm(GRID.replace("range(3)", "range(1, 4)"))
+    p.write("c0.txt", "zero, edited\n")           # c0's prepare will run: its trains wait
+    doc = p.plan_json()
+    stale = [n for n in p.nodes("prepare", doc) if n["will_run"]]
+    assert len(stale) == 1 and stale[0]["reasons"] == ["input c0.txt changed"]
+    waited = stale[0]["id"]
+    new = [n for n in p.nodes("train", doc) if n["status"] == "new"]
+    assert len(new) == 2
+    for n in new:
+        assert n["reasons"][0].startswith("differs from train/"), n
+        assert n["reasons"][0].endswith(" in seed (0 → 3)"), n
+        if n["deps"] == [waited]:
+            assert n["reasons"][1:] == [f"waits on prepare/{waited[:8]}…"], n
+        else:
+            assert len(n["reasons"]) == 1, n
+    assert sorted(len(n["reasons"]) for n in new) == [1, 2]

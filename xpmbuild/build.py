@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from . import schema
 from .graph import select
 from .model import Plan
+from .reasons import is_shared
 from .rebuild import Rebuilder
 from .scheduler import Interrupted, Node, Reporter, Scheduler
 from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
@@ -94,6 +95,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
     read_state = ws.read_state
     decide = rebuilder.decide
     root = plan.root
+    words = _SharedWords()
     for n in nodes:
         job = n.job
         state = read_state(n.dir, job.id) if folders.may_exist(job.task.name, job.id) \
@@ -114,7 +116,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
             dn = by_id.get(d.id)
             if dn is not None:
                 if dn.will_run or dn.status in ACTIVE:
-                    waits.append(f"waits on {d.task.name}/{d.id[:8]}…")
+                    waits.append(words.waits_on(d))
                 dep_states[d.id] = dn.state
             else:
                 dep_states[d.id] = ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
@@ -134,12 +136,40 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
         else:
             n.status = DONE
         if decision.stale:
-            n.reasons = decision.reasons + waits if waits else decision.reasons
+            n.reasons = words.reasons(decision.reasons, waits)
             n.will_run = True
         elif waits:
             # runs only if the dependency's outputs change (early cut-off)
-            n.reasons = waits
+            n.reasons = words.reasons((), waits)
             n.will_run = True
+
+
+class _SharedWords:
+    """The reasons of a plan, shared between the nodes that have the same: a 1M-job grid
+    says "never built; waits on prepare/…" a million times over a few dependencies. Only
+    lists made of shared reasons (the no-argument ones, reasons.py, and the "waits on"
+    words of each dependency, made once) are shared; a plan's reasons are only read."""
+
+    __slots__ = ("words", "lists")
+
+    def __init__(self):
+        self.words: dict = {}           # dependency id -> its "waits on" words
+        self.lists: dict = {}           # ids of shared reasons -> one list of them
+
+    def waits_on(self, dep) -> str:
+        w = self.words.get(dep.id)
+        if w is None:
+            w = self.words[dep.id] = f"waits on {dep.task.name}/{dep.id[:8]}…"
+        return w
+
+    def reasons(self, decided, waits) -> list:
+        if not all(is_shared(r) for r in decided):
+            return decided + waits if waits else decided
+        key = tuple([id(r) for r in decided]) + tuple([id(w) for w in waits])
+        got = self.lists.get(key)
+        if got is None:
+            got = self.lists[key] = list(decided) + waits
+        return got
 
 
 class _FolderNames:

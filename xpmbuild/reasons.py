@@ -76,6 +76,12 @@ def reason(kind: str, **args) -> Reason:
     return r
 
 
+def is_shared(r) -> bool:
+    """Whether ``r`` is the one shared instance of a reason without arguments."""
+    kind = getattr(r, "kind", None)
+    return kind is not None and not r.args and _PLAIN.get(kind) is r
+
+
 def kind_of(r) -> str | None:
     """The kind of a reason (None for plain words, e.g. read back from a record)."""
     return getattr(r, "kind", None)
