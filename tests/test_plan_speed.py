@@ -281,3 +281,29 @@ def test_reasons_of_their_own_are_not_shared(tmp_path):
         else:
             assert len(n["reasons"]) == 1, n
     assert sorted(len(n["reasons"]) for n in new) == [1, 2]
+
+
+def test_a_plan_imports_no_scheduler_and_its_nodes_say_what_a_run_would(tmp_path):
+    """``plan`` decides with plan nodes and never imports the scheduler or a launcher; its
+    JSON is the one a node of a run would give (same fields)."""
+    import subprocess
+    p = Project(tmp_path, GRID, files={"c0.txt": "zero\n", "c1.txt": "one\n"})
+    code = ("import sys, json\n"
+            "from xpmbuild.build import build\n"
+            "from xpmbuild.language import evaluate\n"
+            f"r = build(evaluate({p.file!r}), {p.ws!r}, dry_run_only=True)\n"
+            "print(json.dumps([sorted(m for m in sys.modules if m.startswith('xpmbuild.')"
+            " and ('sched' in m or 'launch' in m)), r.to_json()['summary']]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=p.env, cwd=p.root, timeout=60)
+    assert out.returncode == 0, out.stderr
+    modules, summary = json.loads(out.stdout)
+    assert modules == []
+    assert summary == {"new": 8, "jobs": 8, "will_run": 8}
+    doc = p.plan_json()
+    assert all(set(n) == {"id", "task", "dir", "status", "reasons", "deps", "tags",
+                          "will_run", "launcher"} for n in doc["nodes"])
+    run = p.run_json()
+    assert [set(n) for n in run["nodes"]] == [set(n) for n in doc["nodes"]]
+    doc = p.plan_json("train")                    # up to date: no reasons, an empty list
+    assert all(n["reasons"] == [] and n["status"] == "done" for n in doc["nodes"])

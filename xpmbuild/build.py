@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
 from .model import Plan
 from .reasons import is_shared
 from .rebuild import Rebuilder
-from .scheduler import Interrupted, Node, Reporter, Scheduler
 from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
+
+if TYPE_CHECKING:       # a plan never imports the scheduler (nor what it launches with)
+    from .reporter import Reporter
+    from .scheduler import Node
 
 STALE = "stale"
 
@@ -85,11 +89,36 @@ class BuildResult:
 
 
 def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list[Node]:
+    """The scheduler's nodes of the selected jobs (a run)."""
+    from .scheduler import Node
     jobs = select(plan, targets)
     return [Node(j, ws.job_dir(j.task.name, j.id)) for j in jobs]
 
 
-def dry_run(plan: Plan, ws: Workspace, nodes: list[Node], rebuilder: Rebuilder):
+class PlanNode:
+    """A job in a plan (a dry run): what the plan says of it, nothing a launch needs."""
+
+    __slots__ = ("job", "dir", "status", "reasons", "will_run", "state")
+    ran = False                 # a plan runs nothing
+    skipped = False
+    error = None
+
+    def __init__(self, job, job_dir):
+        self.job = job
+        self.dir = job_dir
+        self.status = NEW
+        self.reasons: list = ()         # Reason (reasons.py); a list once decided
+        self.will_run = False
+        self.state = None
+
+
+def plan_nodes(plan: Plan, ws: Workspace, targets=()) -> list[PlanNode]:
+    jobs = select(plan, targets)
+    job_dir = ws.job_dir
+    return [PlanNode(j, job_dir(j.task.name, j.id)) for j in jobs]
+
+
+def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
     by_id = {n.job.id: n for n in nodes}
     folders = _FolderNames(ws)
     read_state = ws.read_state
@@ -225,7 +254,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     the first job starts and ends them with the run (without one, the services are
     recorded only, for ``xpmbuild services start``)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    nodes = make_nodes(plan, ws, targets)
+    nodes = plan_nodes(plan, ws, targets) if dry_run_only else make_nodes(plan, ws, targets)
     settings = settings or {}
     default = launcher.name if launcher is not None else \
         (launcher_name or settings.get("launcher") or "local")
@@ -246,6 +275,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
                            routes=routes)
+    from .scheduler import Interrupted, Scheduler
     if launcher is None:
         from .launchers.local import LocalLauncher
         launcher = LocalLauncher(slots=jobs)
