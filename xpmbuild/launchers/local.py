@@ -67,10 +67,9 @@ class LocalLauncher(Launcher):
         # (VmHWM) may be ours, not the command's, and is not recorded
         self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
-        self.spawner = Spawner()
+        self._spawner = None                    # made by the first start
         self._spawning: dict = {}               # handle -> (gpus, requires, t0): not yet started
         self._cancel_on_spawn: set = set()
-        self._poll.register(self.spawner.fd, select.POLLIN)
 
     def _script(self, job_dir, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
@@ -96,8 +95,17 @@ class LocalLauncher(Launcher):
     def running(self) -> int:
         return len(self.procs) + len(self._spawning)
 
+    @property
+    def spawner(self) -> Spawner:
+        if self._spawner is None:
+            self._spawner = Spawner()
+            self._poll.register(self._spawner.fd, select.POLLIN)
+        return self._spawner
+
     def close(self):
-        self.spawner.close()
+        if self._spawner is not None:
+            self._spawner.close()
+            self._spawner = None
 
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
@@ -133,6 +141,8 @@ class LocalLauncher(Launcher):
         """Take in the jobs the spawner started: watched from now on; a spawn that failed
         is an ended job (its launcher could not start it)."""
         failed = []
+        if self._spawner is None:
+            return failed
         for handle, pid in self.spawner.collect(wait):
             taken, requires, t0 = self._spawning.pop(handle)
             if isinstance(pid, OSError):
@@ -236,7 +246,7 @@ class LocalLauncher(Launcher):
         if self.limits:
             self.limits.enforce()
         for fd, _ in events:
-            if fd == self.spawner.fd:
+            if self._spawner is not None and fd == self._spawner.fd:
                 ended.extend(self._spawned())
                 continue
             pid = self._fd_pid.get(fd)
