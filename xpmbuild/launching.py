@@ -9,7 +9,7 @@ reads right. Jobs start while their launcher has slots, resources (``can_start``
 from __future__ import annotations
 
 import time
-from collections import deque
+from itertools import islice
 
 from . import jobfolder
 from .launchers.base import LaunchRequest
@@ -165,7 +165,7 @@ class Launching:
         for lane in self.to_launch.lanes.values():
             if not lane.queue or lane.slots is None or self.detach or self.stopping:
                 continue
-            for node in list(lane.queue)[:lane.slots]:
+            for node in list(islice(lane.queue, lane.slots)):
                 if node.claimed is None and self._claim(node) is None:
                     if node in lane.queue:      # failed or waits elsewhere: not queued
                         lane.queue.remove(node)

@@ -163,7 +163,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
                 timeout = self._record_running(timeout)
             if getattr(self.reporter, "unflushed", False):     # its lines are due soon
                 timeout = 0.1 if timeout is None else min(timeout, 0.1)
-            if self.to_launch and timeout is None:
+            if self.to_launch and self.running:     # the slots are busy: ready the next
                 self._claim_ahead()
             for launcher, wait in self._waits(timeout):
                 ended = [(self.running.pop(e.handle.key, None), e) for e in launcher.wait(wait)]
