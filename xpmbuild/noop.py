@@ -12,7 +12,6 @@ cannot be judged by one stat), or a forced rebuild falls back to the full path.
 """
 from __future__ import annotations
 
-import json
 import marshal
 import os
 from array import array
@@ -97,6 +96,7 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
     """Write the manifest after a run in which every job is done (else remove it).
     ``routes`` ({task: launcher}) and ``launcher_name`` (the default) give each node its
     launcher, as the full path's --json does."""
+    import json
     from .code import CodeFinder, code_stat_paths
     from . import schema
     from .rebuild import input_paths

@@ -45,8 +45,8 @@ def parse_build_args(argv: list[str]) -> dict | None:
         a = argv[i]
         if a.startswith("-") and a != "-":
             key, _, attached = a.partition("=") if a.startswith("--") else (a, "", "")
-            if a.startswith("-D") and len(a) > 2:
-                key, attached = "-D", a[2:]
+            if not a.startswith("--") and len(a) > 2 and a[:2] in _VALUED:
+                key, attached = a[:2], a[2:]     # -j2, -wws, -Dn=3: click's short form
             if key in _VALUED:
                 if attached or (a.startswith("--") and "=" in a):
                     value = attached
@@ -173,7 +173,7 @@ def try_noop(argv: list[str]) -> bool:
     if a is None:
         return False
     from ..settings import SettingsError, load
-    from ..workspace import resolve_workspace
+    from ..workspace_root import resolve_workspace
     file, targets = a["positional"][0], a["positional"][1:]
     if os.path.isdir(file):
         return False                 # click refuses a folder (dir_okay=False)
