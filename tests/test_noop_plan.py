@@ -27,7 +27,7 @@ def manifests(proj):
     return glob.glob(os.path.join(proj.ws, ".xpm", "noop-*"))
 
 
-@pytest.mark.parametrize("n", [3, 60])
+@pytest.mark.parametrize("n", [3, 50, 51, 60])  # 50: report.PLAN_DONE_ROWS
 def test_fast_table_is_the_full_table(tmp_path, n):
     proj = Project(tmp_path, TEXT.format(n=n), files={"in.txt": "x\n"})
     proj.run()

@@ -138,19 +138,36 @@ class _Plan:
         self.name = name
 
 
+class _Unlisted:
+    """The done jobs of a plan too big for its table to list them (report.PLAN_DONE_ROWS):
+    their number, and no row (the table lists only the jobs that would run: none)."""
+    __slots__ = ("count",)
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(())
+
+
 class _Result:
     __slots__ = ("nodes", "plan")
 
-    def __init__(self, m):
+    def __init__(self, m, listed=True):
         import json
-        self.nodes = [_Done(n) for n in json.loads(m["nodes_json"])]
+        self.nodes = [_Done(n) for n in json.loads(m["nodes_json"])] if listed \
+            else _Unlisted(m["count"])
         self.plan = _Plan(m["experiment"])
 
 
 def _plan_table(m):
-    """The table ``plan`` draws when every job is done (report.render_plan)."""
-    from ..report import console, render_plan
-    render_plan(_Result(m), console())
+    """The table ``plan`` draws when every job is done (report.render_plan); the nodes are
+    decoded only when the table lists them."""
+    from ..report import PLAN_DONE_ROWS, console, render_plan
+    render_plan(_Result(m, listed=m["count"] <= PLAN_DONE_ROWS), console())
 
 
 def _workspace_usable(root: str, write: bool) -> bool:
