@@ -31,8 +31,8 @@ TOP_KEYS = {"workspace": str, "launcher": str, "env": dict, "launchers": dict,
 
 
 def user_settings_file() -> str:
-    import platformdirs
-    return os.path.join(platformdirs.user_config_dir("xpmbuild"), "settings.toml")
+    from .userdirs import user_config_dir       # platformdirs' answer (userdirs.py)
+    return os.path.join(user_config_dir(), "settings.toml")
 
 
 def _type_name(t) -> str:

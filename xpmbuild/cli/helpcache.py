@@ -6,8 +6,8 @@ commands (the files of xpmbuild/cli), the versions of click, rich and rich-click
 Python, the terminal (whether stdout is one, its size and encoding) and the environment
 (COLUMNS, NO_COLOR, FORCE_COLOR, TERM...: the whole environment but for a few variables no
 renderer reads). All of it makes the *key*; the text printed under a key is kept in one
-file of the user cache dir (platformdirs), a few keys at most, written atomically (temp
-file + ``os.replace``). A file that cannot be read, or is not what this module writes, is
+file of the user cache dir (platformdirs' answer: userdirs.py), a few keys at most, written
+atomically (temp file + ``os.replace``). A file that cannot be read, or is not what this module writes, is
 ignored (and replaced at the next render); a cache dir that cannot be written only costs
 the speed. Nothing here imports click or rich.
 """
@@ -32,8 +32,8 @@ def is_help(argv: list[str]) -> bool:
 
 
 def cache_file() -> str:
-    import platformdirs
-    return os.path.join(platformdirs.user_cache_dir("xpmbuild"), "help.marshal")
+    from ..userdirs import user_cache_dir       # platformdirs' answer (userdirs.py)
+    return os.path.join(user_cache_dir(), "help.marshal")
 
 
 def _stat(path):
