@@ -19,17 +19,28 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 6
+VERSION = 7
 
 
-def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None) -> dict:
+def routing(settings: dict | None, launcher: str | None = None) -> str:
+    """What decides each job's launcher (routing.py), which the answer names: the run's
+    launcher (``-l``, else the setting ``launcher``, else local) and the settings' ``tasks``
+    and ``route``."""
+    settings = settings or {}
+    return repr((launcher or settings.get("launcher") or "local", settings.get("tasks") or {},
+                 settings.get("route") or []))
+
+
+def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None,
+         routes_by="") -> dict:
     from . import __version__
     # a run's manifest also vouches for the experiment's record, which plan does not write
-    return {"v": VERSION, "mode": "plan" if dry_run else "run", "namespace": namespace or "", "xpmbuild": __version__, "file": os.path.abspath(file),
+    return {"v": VERSION, "mode": "plan" if dry_run else "run", "namespace": namespace or "",
+            "xpmbuild": __version__, "file": os.path.abspath(file),
             "workspace": os.path.abspath(ws_root),
             "cwd": os.getcwd(), "home": os.environ.get("HOME", ""),
             "defines": sorted((defines or {}).items()), "name": name or "",
-            "targets": list(targets or ())}
+            "targets": list(targets or ()), "routing": routes_by}
 
 
 def _path(ws_root: str, key: dict) -> str:
@@ -55,16 +66,24 @@ def _content(path):
         return None
 
 
-def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None):
-    """The manifest if nothing changed since it was written, else None."""
-    try:
-        return _check(ws_root, file, defines, name, targets, dry_run, namespace)
-    except Exception:       # a damaged manifest only costs the fast path
-        return None
+def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None,
+          routes_by=""):
+    """The manifest if nothing changed since it was written, else None. A plan is also
+    answered by the manifest of the same command's run (which checks the same files and
+    the experiment's record besides): a plan right after a run is a no-op too."""
+    for mode in ((True, False) if dry_run else (False,)):
+        try:
+            m = _check(_key(ws_root, file, defines, name, targets, mode, namespace,
+                            routes_by))
+        except Exception:       # a damaged manifest only costs the fast path
+            m = None
+        if m is not None:
+            return m
+    return None
 
 
-def _check(ws_root, file, defines, name, targets, dry_run, namespace):
-    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
+def _check(key):
+    ws_root = key["workspace"]
     try:
         with open(_path(ws_root, key), "rb") as f:
             m = marshal.load(f)
@@ -92,15 +111,16 @@ def _check(ws_root, file, defines, name, targets, dry_run, namespace):
 
 
 def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=False,
-           namespace=None, routes=None, launcher_name="local"):
+           namespace=None, routes=None, launcher_name="local", routes_by=""):
     """Write the manifest after a run in which every job is done (else remove it).
     ``routes`` ({task: launcher}) and ``launcher_name`` (the default) give each node its
-    launcher, as the full path's --json does."""
+    launcher, as the full path's --json does; ``routes_by`` (:func:`routing`) is what
+    decided them."""
     import json
     from .code import CodeFinder, code_stat_paths
     from . import schema
     from .rebuild import input_paths
-    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
+    key = _key(ws_root, file, defines, name, targets, dry_run, namespace, routes_by)
     path = _path(ws_root, key)
     if not nodes or any(n.status != "done" for n in nodes):
         try:

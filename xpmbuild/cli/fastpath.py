@@ -13,7 +13,8 @@ import os
 import sys
 
 # the options of `run`/`plan` that do not change a no-op's answer, and whether they take a
-# value (-l: the launcher is not made before the no-op check; -j: checked below)
+# value (-l: the launcher is not made before the no-op check, its name is part of the
+# manifest's key; -j: checked below)
 _VALUED = {"-w": "workspace", "--workspace": "workspace", "-D": "defines", "-j": "jobs",
            "--jobs": "jobs", "-l": "launcher", "--launcher": "launcher", "--name": "name",
            "--settings": "settings"}
@@ -37,7 +38,7 @@ def parse_build_args(argv: list[str]) -> dict | None:
     """``run``/``plan`` arguments as a dict, or None if anything is beyond this reader."""
     if not argv or argv[0] not in ("run", "plan"):
         return None
-    out = {"command": argv[0], "workspace": None, "defines": [], "jobs": None,
+    out = {"command": argv[0], "workspace": None, "defines": [], "jobs": None, "launcher": None,
            "name": None, "settings": None, "json": False, "dry_run": argv[0] == "plan",
            "positional": []}
     i = 1
@@ -85,10 +86,13 @@ def parse_build_args(argv: list[str]) -> dict | None:
     return out
 
 
-def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
-    """Nothing changed since the last complete run: answer from the manifest, stat only."""
+def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None,
+                settings=None, launcher=None) -> bool:
+    """Nothing changed since the last complete run: answer from the manifest, stat only.
+    ``settings`` and ``launcher`` (``-l``) decide each job's launcher, which it names."""
     from .. import noop
-    m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
+    m = noop.check(ws, file, defines, name, targets, dry_run, namespace,
+                   noop.routing(settings, launcher))
     if m is None or (dry_run and not as_json and m.get("routed", True)):
         return False        # (a table with a launcher column: drawn by the full path)
     n = m["count"]
@@ -206,4 +210,4 @@ def try_noop(argv: list[str]) -> bool:
         k, v = d.split("=", 1)
         defines[k.strip()] = v
     return answer_noop(ws, file, defines, a["name"], targets, a["dry_run"], a["json"],
-                       settings.get("namespace"))
+                       settings.get("namespace"), settings, a["launcher"])
