@@ -170,3 +170,109 @@ def test_an_interrupt_cancels_and_records_the_running_jobs(tmp_path):
     states = [ws.read_state(d) for _t, _i, d in ws.all_job_dirs()]
     assert sum(1 for s in states if s and s["status"] == "cancelled") == len(launcher.cancelled)
     assert not any(s and s["status"] in ("queued", "running") for s in states)
+
+
+# ------------------------------------------------------------------ the launch pipeline
+WIDE = """\
+task a {
+    i: int
+    output o = "o.txt"
+    shell "true"
+}
+for i in range(6) { a(i=i) }
+"""
+
+
+class WatchingLauncher(MemoryLauncher):
+    """Looks, at each wait, at the folders of the jobs not yet started: locked or not, with
+    their definition written or not, recorded or not."""
+
+    def __init__(self, ws, **kw):
+        super().__init__(**kw)
+        self.ws = ws
+        self.seen = []              # per wait: {job dir: (locked, has command.sh, has state)}
+
+    def wait(self, timeout):
+        started = {h.job_dir for h in self.live} | {d for d in self.done_dirs()}
+        look = {}
+        for _t, _i, d in self.ws.all_job_dirs():
+            if d not in started:
+                look[d] = (self.ws.is_locked(d), os.path.exists(d + "/command.sh"),
+                           os.path.exists(d + "/state.json"))
+        self.seen.append(look)
+        return super().wait(timeout)
+
+    def done_dirs(self):
+        return [d for _t, _i, d in self.ws.all_job_dirs() if os.path.exists(d + "/o.txt")]
+
+
+def test_the_next_jobs_are_claimed_ahead_locked_and_defined_but_not_recorded(tmp_path):
+    ws = Workspace(str(tmp_path / "ws"))
+    launcher = WatchingLauncher(ws, slots=2)
+    sched, _, nodes, _ = schedule(tmp_path, WIDE, launcher=launcher, ws=ws)
+    assert all(n.status == "done" for n in nodes)
+    ahead = [v for look in launcher.seen for v in look.values()]
+    # while both slots were busy, the jobs next in line held their folders with their
+    # definition written, and no record yet (their old record, here none, is untouched)
+    assert (True, True, False) in ahead
+    assert all(v in ((True, True, False),) for v in ahead), ahead
+    assert not any(ws.is_locked(d) for _t, _i, d in ws.all_job_dirs())
+
+
+def test_an_interrupt_releases_the_jobs_claimed_ahead_and_records_none(tmp_path):
+    launcher = MemoryLauncher(slots=2, interrupt_after=1)
+    with pytest.raises(Interrupted):
+        schedule(tmp_path, WIDE, launcher=launcher)
+    ws = Workspace(str(tmp_path / "ws"))
+    dirs = [d for _t, _i, d in ws.all_job_dirs()]
+    assert len(dirs) > 2                    # some were claimed ahead
+    assert not any(ws.is_locked(d) for d in dirs)
+    states = [ws.read_state(d) for d in dirs]
+    assert not any(s and s["status"] in ("queued", "running") for s in states)
+    never = [d for d, s in zip(dirs, states) if s is None]
+    assert never and all(not os.path.exists(d + "/o.txt") for d in never)
+
+
+def test_after_a_failure_nothing_new_starts_even_with_a_job_claimed_ahead(tmp_path):
+    launcher = MemoryLauncher(slots=1, fail={"a"})
+    sched, _, nodes, ws = schedule(tmp_path, WIDE, launcher=launcher)
+    assert [e for e, _ in launcher.log] == ["start", "end"]
+    assert sched.counts["failed"] == 1 and sched.counts["skipped"] == 5
+    assert not any(ws.is_locked(d) for _t, _i, d in ws.all_job_dirs())
+
+
+class HoldingLauncher(MemoryLauncher):
+    """A launcher whose job holds its own folder's lock (as a local job does): the
+    running record may come late (launching.RUNNING_RECORD_AFTER)."""
+    job_holds_lock = True
+    start_status = "queued"
+
+    def __init__(self, ws, **kw):
+        super().__init__(**kw)
+        self.ws = ws
+        self.records = []
+
+    def wait(self, timeout):
+        self.records += [self.ws.read_state(h.job_dir) for h in self.live]
+        return super().wait(timeout)
+
+
+@pytest.mark.parametrize("after", [0.0, 1e9])
+def test_a_running_record_is_written_once_due_and_history_keeps_it(tmp_path, monkeypatch,
+                                                                   after):
+    from xpmbuild import launching
+    monkeypatch.setattr(launching, "RUNNING_RECORD_AFTER", after)
+    ws = Workspace(str(tmp_path / "ws"))
+    launcher = HoldingLauncher(ws, slots=2)
+    schedule(tmp_path, WIDE, launcher=launcher, ws=ws)
+    seen = {r["status"] for r in launcher.records if r}
+    if after == 0.0:        # due at once: every running job's record says so, with its id
+        assert seen == {"running"}
+        assert all(r["launcher_id"] is not None for r in launcher.records)
+    else:                   # never due (short jobs): queued, then the end in one write
+        assert seen == {"queued"}
+    ws2 = Workspace(str(tmp_path / "ws"))
+    for _t, _i, d in ws2.all_job_dirs():
+        st = ws2.read_state(d)
+        assert [s for s, _ in st["history"]] == ["queued", "running", "done"]
+        assert st["launcher_id"] is not None

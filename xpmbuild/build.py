@@ -195,7 +195,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     ws.create()
     ws.load_index()
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
-    ws.write_experiment(plan.name, list(plan.jobs.values()))
+    ws.write_experiment(plan.name, list(plan.jobs.values()), background=True)
     if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
                                                    "services")):
         from .servicefolder import record_services

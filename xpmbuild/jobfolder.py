@@ -35,15 +35,25 @@ def write_if_changed(path: str, text: str, new_dir=False):
 
 def prepare(job, job_dir: str, action_text: str, new: bool):
     """Write params.json and command.sh; clear the previous build's results."""
-    for log in ("stdout.log", "stderr.log"):      # a folder in the way of a log
-        p = os.path.join(job_dir, log)
-        if not new and os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
+    write_definition(job, job_dir, action_text, new)
+    clear_previous(job, job_dir, new)
+
+
+def write_definition(job, job_dir: str, action_text: str, new: bool):
+    """params.json and command.sh (each written only when it changed)."""
     # not atomic on purpose: the job is not done until state.json says so; compact JSON,
     # as state.json: the C encoder (``indent`` would use the pure-Python one, 0.2 ms a job)
     write_if_changed(job_dir + "/params.json",
                      json.dumps(actions.params_document(job), sort_keys=True), new)
     write_if_changed(job_dir + "/command.sh", actions.command_script(job, action_text), new)
+
+
+def clear_previous(job, job_dir: str, new: bool):
+    """Clear the previous build's logs in the way, exit records and outputs."""
+    for log in ("stdout.log", "stderr.log"):      # a folder in the way of a log
+        p = os.path.join(job_dir, log)
+        if not new and os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
     if new and not any("/" in rel for rel in job.task.outputs.values()):
         return
     for mark in (EXIT_FILE, CANCEL_FILE):

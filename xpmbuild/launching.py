@@ -8,10 +8,18 @@ reads right. Jobs start while their launcher has slots, resources (``can_start``
 """
 from __future__ import annotations
 
+import time
+from collections import deque
+
 from . import jobfolder
 from .launchers.base import LaunchRequest
 from .reasons import reason
-from .workspace import ACTIVE, FAILED, RUNNING, now
+from .workspace import ACTIVE, FAILED, RUNNING, note_history, now
+
+#: a job whose own process holds its folder's lock (local) gets its ``running`` record (with
+#: its pid) once it has run this long: a shorter job goes from ``queued`` to its end in one
+#: write (recovery needs no pid: the lock says it runs, the exit file how it ended)
+RUNNING_RECORD_AFTER = 0.05
 
 
 class Launching:
@@ -70,7 +78,11 @@ class Launching:
                          launcher_id=handle.launcher_id)
             state.update({k: v for k, v in handle.extra.items()
                           if k not in ("own", "status", "submitted")})
-            if self._write(node, state, cache=False):
+            if launcher.job_holds_lock and not detached:
+                note_history(state)         # written with the next record
+                node.state = state
+                self.unrecorded.append((time.monotonic() + RUNNING_RECORD_AFTER, node))
+            elif self._write(node, state, cache=False):
                 node.state = state
             self._started(node)
             if detached:        # detached: the cluster runs it after its dependencies
@@ -81,6 +93,22 @@ class Launching:
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    def _record_running(self, timeout, every=False):
+        """Write the ``running`` record of the jobs that have run RUNNING_RECORD_AFTER
+        seconds (``every``: of all, e.g. before leaving them running); returns ``timeout``
+        shortened to when the next one is due."""
+        pending = self.unrecorded
+        t = float("inf") if every else time.monotonic()
+        while pending and pending[0][0] <= t:
+            _due, node = pending.popleft()
+            if node.handle is not None and self.running.get(node.job.id) is node and \
+                    node.state and node.state.get("status") == RUNNING:
+                self._write(node, node.state, cache=False)
+        if pending:
+            wait = max(0.0, pending[0][0] - t)
+            return wait if timeout is None else min(timeout, wait)
+        return timeout
 
     def _started(self, node):
         """A job started (or was re-attached): said; the first one starts the services."""
@@ -93,26 +121,63 @@ class Launching:
             first, self.on_first_start = self.on_first_start, None
             first()
 
-    def _prepare(self, node) -> bool:
-        """Lock, prepare and record the job before it starts (False: not started now)."""
+    def _claim(self, node):
+        """Lock the job's folder and write its definition (params.json, command.sh): True,
+        or None when it is not to start now (failed, or someone else has it). Done ahead,
+        while the slots are full, for the jobs next in line (_claim_ahead): when a slot
+        frees, only the record and the start are left. A claimed job holds its folder's
+        lock and leaves its record as it was until it starts."""
+        if node.claimed is not None:
+            return True
         try:
             new, lock = jobfolder.lock_folder(self.ws, node.dir)
         except OSError as e:
             self._fail(node, None, reason("failure", words=jobfolder.folder_error(node.dir, e)),
                        record=False)
-            return False
+            return None
         if lock is None:
             self._wait_elsewhere(node)
-            return False
+            return None
         # another process may have built it between our decision and the lock
         fresh = self.ws.read_state(node.dir, node.job.id)
         if fresh is not node.state and fresh != node.state:
             lock.release()
             self.ready.append(node)
-            return False
+            return None
         node.lock = lock
         try:
-            jobfolder.prepare(node.job, node.dir, node.decision.action, new)
+            jobfolder.write_definition(node.job, node.dir, node.decision.action, new)
+        except OSError as e:
+            self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
+            return None
+        node.claimed = new
+        return True
+
+    def _claim_ahead(self):
+        """While a launcher's slots are full, claim the jobs that take the next slots."""
+        for lane in self.to_launch.lanes.values():
+            if not lane.queue or lane.slots is None or self.detach or self.stopping:
+                continue
+            for node in list(lane.queue)[:lane.slots]:
+                if node.claimed is None and self._claim(node) is None:
+                    if node in lane.queue:      # failed or waits elsewhere: not queued
+                        lane.queue.remove(node)
+                    return
+
+    def _unclaim(self, node):
+        """A claimed job that will not start now: its folder is released, record untouched."""
+        node.claimed = None
+        if node.lock:
+            node.lock.release()
+            node.lock = None
+
+    def _prepare(self, node) -> bool:
+        """Lock, prepare and record the job before it starts (False: not started now)."""
+        if self._claim(node) is None:
+            return False
+        new, node.claimed = node.claimed, None
+        try:
+            jobfolder.clear_previous(node.job, node.dir, new)
         except OSError as e:
             self._fail(node, None, reason("failure", words=f"cannot prepare the job folder: {e}"))
             return False

@@ -47,7 +47,7 @@ class Interrupted(Exception):
 class Node:
     __slots__ = ("job", "dir", "status", "reasons", "will_run", "ran", "state", "decision",
                  "remaining", "dependents", "handle", "lock", "started", "error", "skipped",
-                 "lane")
+                 "lane", "claimed")
 
     def __init__(self, job, job_dir):
         self.job = job
@@ -66,6 +66,7 @@ class Node:
         self.error = None
         self.skipped = False
         self.lane = None                # its launcher's share of the run (lanes.py)
+        self.claimed = None             # its folder locked ahead: made fresh (launching.py)
 
 
 class Scheduler(Recovering, Launching, Retrying, LaneWaits):
@@ -97,6 +98,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.on_first_start = on_first_start
         self.elsewhere = Elsewhere(workspace, self.to_launch.lanes, launchers)
         self.ready: deque[Node] = deque()
+        self.unrecorded: deque = deque()   # (due, node): running records not yet written
         self.running: dict[str, Node] = {}
         self.stopping = False
         self.counts = {"done": 0, "ran": 0, "failed": 0, "skipped": 0, "up_to_date": 0}
@@ -127,9 +129,11 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         try:
             self._loop()
         except KeyboardInterrupt:
+            self._record_running(None, every=True)
             self._interrupt()
             raise Interrupted() from None
         except LauncherError:       # the launcher gave up (no answer, host refused us):
+            self._record_running(None, every=True)
             for node in self.running.values():      # its jobs are left as they are
                 node.reasons = [reason("left_running")]
             raise
@@ -139,6 +143,8 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             for n in self.running.values():
                 if n.lock:
                     n.lock.release()
+            for n in list(self.to_launch):
+                self._unclaim(n)
             self.ws.save_index()
 
     def _loop(self):
@@ -153,11 +159,17 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             if not self.running and not self.elsewhere and self.to_launch and self.stopping:
                 break
             timeout = self.poll_interval if self.elsewhere or not self.running else None
+            if self.unrecorded:
+                timeout = self._record_running(timeout)
+            if self.to_launch and timeout is None:
+                self._claim_ahead()
             for launcher, wait in self._waits(timeout):
-                for ended in launcher.wait(wait):
-                    node = self.running.pop(ended.handle.key, None)
+                ended = [(self.running.pop(e.handle.key, None), e) for e in launcher.wait(wait)]
+                if any(self._free_early(node, e) for node, e in ended):
+                    self._launch()      # the next job starts before this one is recorded
+                for node, e in ended:
                     if node is not None:
-                        self._finalize(node, ended)
+                        self._finalize(node, e)
                 self._transitions(launcher)
                 for text in launcher.pop_notices():     # e.g. the cluster does not answer
                     getattr(self.reporter, "notice", lambda t: None)(text)
@@ -166,6 +178,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             self.reporter.tick(self)
         # what is left was never started because of a failure (without -k)
         for n in list(self.to_launch):
+            self._unclaim(n)
             self._skip(n, reason("stopped"))
         self.to_launch.clear()
 
@@ -214,6 +227,18 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.to_launch.append(node)
 
     # ------------------------------------------------------------------ endings
+    def _free_early(self, node, ended: Ended) -> bool:
+        """A job that exited 0 gives its slot back before it is recorded, so the next one
+        starts at once (True); a failure is recorded first: without -k nothing new starts
+        after it."""
+        if node is None or ended.exit_code != 0 or ended.status is not None or \
+                node.handle is None or node.job.id in self.elsewhere:
+            return False
+        node.lane.used -= self._need(node)
+        node.lane.active -= 1
+        node.handle = None
+        return True
+
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
         """Record how a job ended (False: the record could not be written)."""
         if node.job.id not in self.elsewhere and node.handle is not None:

@@ -207,6 +207,10 @@ class Workspace:
             self._dirty_rows.clear()
 
     def close(self):
+        linking = getattr(self, "_linking", None)
+        if linking is not None:
+            linking.join()
+            self._linking = None
         self.save_index()
         self.index.close()
 
@@ -265,7 +269,7 @@ class Workspace:
         ``job_id`` and ``cache``, the index keeps it (the launch protocol's intermediate
         records, queued and running, pass ``cache=False``: the next read of a newer file
         reads it, the index row is for the record a run ends with)."""
-        _note_history(state)
+        note_history(state)
         # compact: the C encoder (indent would use the slow pure-Python one)
         text = json.dumps(state, sort_keys=True)
         path = job_dir + "/" + STATE
@@ -306,8 +310,9 @@ class Workspace:
         return False
 
     # ------------------------------------------------------------------ experiments
-    def write_experiment(self, name: str, jobs) -> str:
-        """``experiments/NAME/jobs.jsonl`` and one link per job; rewritten only on change."""
+    def write_experiment(self, name: str, jobs, background: bool = False) -> str:
+        """``experiments/NAME/jobs.jsonl`` and one link per job; rewritten only on change
+        (``background``: many new links are made by a thread, finished by close())."""
         exp = os.path.join(self.root, "experiments", name)
         links = os.path.join(exp, "jobs")
         os.makedirs(links, exist_ok=True)
@@ -333,13 +338,16 @@ class Workspace:
                     os.unlink(os.path.join(links, name_))
                 except OSError:
                     pass
-            for name_ in set(wanted) - present:
-                task, job_id = wanted[name_]
-                try:
-                    os.symlink(os.path.join("..", "..", "..", "jobs", task, job_id),
-                               os.path.join(links, name_))
-                except FileExistsError:     # another run of the same experiment made it
-                    pass
+            missing = [(n, wanted[n]) for n in set(wanted) - present]
+            if len(missing) > 64 and background:
+                # the links are for people (ls, a file browser): made beside the run, on
+                # the core its jobs leave (a symlink is a syscall: no GIL), joined by close()
+                import threading
+                self._linking = threading.Thread(target=_make_links, args=(links, missing),
+                                                 name="xpm-links", daemon=True)
+                self._linking.start()
+            else:
+                _make_links(links, missing)
         return exp
 
     def experiment_jobs(self, name: str) -> list[dict]:
@@ -372,11 +380,23 @@ class Workspace:
                     yield task, job_id, d
 
 
+def _make_links(links: str, missing):
+    """One link per job in ``experiments/NAME/jobs/``: (name, (task, id)) each."""
+    for name, (task, job_id) in missing:
+        try:
+            os.symlink(os.path.join("..", "..", "..", "jobs", task, job_id),
+                       os.path.join(links, name))
+        except FileExistsError:     # another run of the same experiment made it
+            pass
+        except OSError:             # a full disk, a removed workspace: links are a comfort
+            return
+
+
 def now() -> float:
     return round(time.time(), 3)
 
 
-def _note_history(state: dict):
+def note_history(state: dict):
     """Append ``[status, now]`` to ``state["history"]`` when the status changed (a new
     list: the caller's older records that share the old one are left as they were)."""
     history = state.get("history")

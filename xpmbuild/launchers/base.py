@@ -154,6 +154,9 @@ class Launcher:
     can_detach = False
     #: ``live_states`` can say whether jobs no xpmbuild watches still run
     can_tell_live = False
+    #: the job's own process holds its folder's lock for its whole life (local): the
+    #: record of its launcher id may come after it started (launching.py)
+    job_holds_lock = False
     #: the scheduler's settings of this launcher (retries, retry_on_exit, max_jobs), set
     #: by make_launcher
     scheduling: dict = {}

@@ -47,6 +47,7 @@ def job_process_alive(pid, job_dir: str) -> bool:
 
 class LocalLauncher(Launcher):
     type = "local"
+    job_holds_lock = True
 
     def __init__(self, name="local", cpus=None, gpus=None, slots=None, **_ignored):
         """``cpus``, ``gpus``: the settings (default: what the machine offers, machine.py);
@@ -169,7 +170,8 @@ class LocalLauncher(Launcher):
                 used = {"wall": round(time.monotonic() - t0, 3) if t0 is not None else None,
                         "cpu": round(ru.ru_utime + ru.ru_stime, 3),
                         "max_rss": ru.ru_maxrss * 1024}
-                if ru.ru_maxrss <= self._own_peak_rss():
+                # our peak only grows: read it again only when the job's is above the last
+                if ru.ru_maxrss <= self._own_rss or ru.ru_maxrss <= self._own_peak_rss():
                     used["max_rss"] = None
         else:
             if fd is None and job_process_alive(pid, handle.job_dir):
