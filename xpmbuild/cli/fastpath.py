@@ -38,9 +38,9 @@ def parse_build_args(argv: list[str]) -> dict | None:
     """``run``/``plan`` arguments as a dict, or None if anything is beyond this reader."""
     if not argv or argv[0] not in ("run", "plan"):
         return None
-    out = {"command": argv[0], "workspace": None, "defines": [], "jobs": None, "launcher": None,
-           "name": None, "settings": None, "json": False, "dry_run": argv[0] == "plan",
-           "positional": []}
+    out = {"command": argv[0], "workspace": None, "defines": [], "jobs": None,
+           "launcher": None, "name": None, "settings": None, "json": False,
+           "dry_run": argv[0] == "plan", "positional": []}
     i = 1
     while i < len(argv):
         a = argv[i]

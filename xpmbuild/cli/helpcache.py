@@ -7,9 +7,9 @@ Python, the terminal (whether stdout is one, its size and encoding) and the envi
 (COLUMNS, NO_COLOR, FORCE_COLOR, TERM...: the whole environment but for a few variables no
 renderer reads). All of it makes the *key*; the text printed under a key is kept in one
 file of the user cache dir (platformdirs' answer: userdirs.py), a few keys at most, written
-atomically (temp file + ``os.replace``). A file that cannot be read, or is not what this module writes, is
-ignored (and replaced at the next render); a cache dir that cannot be written only costs
-the speed. Nothing here imports click or rich.
+atomically (temp file + ``os.replace``). A file that cannot be read, or is not what this
+module writes, is ignored (and replaced at the next render); a cache dir that cannot be
+written only costs the speed. Nothing here imports click or rich.
 """
 from __future__ import annotations
 
