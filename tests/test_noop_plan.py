@@ -132,3 +132,29 @@ def test_a_plan_right_after_a_run_is_answered_by_the_runs_manifest(tmp_path):
     proj.run()                                  # the run's manifest again
     proj.write("in.txt", "changed\n")           # then an input changes: not a no-op
     assert "60 of 60 jobs" in proj.plan().stdout.replace("\n", " ")
+
+
+def test_a_manifest_cut_after_its_check_part_still_answers_right(tmp_path):
+    """The nodes follow the check part in the manifest and are read only when the answer
+    lists them: cut there, a run is still answered (it only counts them) and a --json
+    (which needs them) takes the full path, with the same document."""
+    import json
+    import marshal
+    proj = Project(tmp_path, TEXT.format(n=3), files={"in.txt": "x\n"})
+    proj.run()
+    for m in manifests(proj):
+        os.unlink(m)
+    full = json.loads(proj.run("--json").stdout)     # the full path's no-op; writes it
+    [path] = manifests(proj)
+    with open(path, "rb") as f:
+        head = marshal.load(f)
+        cut = f.tell()
+    assert "nodes_json" not in head and head["count"] == 3
+    with open(path, "r+b") as f:
+        f.truncate(cut)
+    assert proj.run().stdout == "3 jobs: 3 done (0 ran, 3 up to date), 0 failed, 0 skipped\n"
+    again = json.loads(proj.run("--json").stdout)
+    assert again["nodes"] == full["nodes"] and again["summary"]["ran"] == 0
+    with open(path, "rb") as f:         # the full path wrote it whole again
+        marshal.load(f)
+        assert json.loads(marshal.load(f)) == full["nodes"]

@@ -19,7 +19,7 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 7
+VERSION = 8
 
 
 def routing(settings: dict | None, launcher: str | None = None) -> str:
@@ -67,14 +67,16 @@ def _content(path):
 
 
 def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None,
-          routes_by=""):
+          routes_by="", with_nodes=lambda m: True):
     """The manifest if nothing changed since it was written, else None. A plan is also
     answered by the manifest of the same command's run (which checks the same files and
-    the experiment's record besides): a plan right after a run is a no-op too."""
+    the experiment's record besides): a plan right after a run is a no-op too.
+    ``with_nodes(m)``: whether the answer needs the nodes (``m["nodes_json"]``), kept after
+    what the check reads, so that a run that only counts them never loads them."""
     for mode in ((True, False) if dry_run else (False,)):
         try:
             m = _check(_key(ws_root, file, defines, name, targets, mode, namespace,
-                            routes_by))
+                            routes_by), with_nodes)
         except Exception:       # a damaged manifest only costs the fast path
             m = None
         if m is not None:
@@ -82,14 +84,17 @@ def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=N
     return None
 
 
-def _check(key):
-    ws_root = key["workspace"]
+def _check(key, with_nodes):
     try:
-        with open(_path(ws_root, key), "rb") as f:
+        with open(_path(key["workspace"], key), "rb") as f:
             m = marshal.load(f)
+            if type(m) is not dict or m.get("key") != key:
+                return None
+            if with_nodes(m):       # the second object of the same file
+                m["nodes_json"] = marshal.load(f)
+                if type(m["nodes_json"]) is not str:
+                    return None
     except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if type(m) is not dict or m.get("key") != key:
         return None
     for path, digest in m["sources"].items():
         if _content(path) != digest:
@@ -158,22 +163,23 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
     sigs = array("q")
     for sig in seen.values():
         sigs.extend(sig)
-    # kept as one string and one byte array: loading them costs almost nothing
+    # kept as one string and one byte array: loading them costs almost nothing; the nodes
+    # (for --json and short plan tables) are a second object after it, read only if needed
     manifest = {
         "key": key,
         "sources": {s: _content(s) for s in plan.sources},
         "paths": "\0".join(seen), "sigs": sigs.tobytes(),
         "experiment": plan.name,
         "count": len(nodes),
-        "nodes_json": json.dumps([
-            dict(schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
-                             [d.id for d in n.job.deps], n.job.tags, False),
-                 launcher=(routes or {}).get(n.job.task.name, launcher_name))
-            for n in nodes]),
-        # the plan table has a launcher column when jobs go to several launchers
-        "routed": any(v != launcher_name for v in (routes or {}).values()),
     }
+    nodes_json = json.dumps([
+        dict(schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
+                         [d.id for d in n.job.deps], n.job.tags, False),
+             launcher=(routes or {}).get(n.job.task.name, launcher_name))
+        for n in nodes])
+    # the plan table has a launcher column when jobs go to several launchers
+    manifest["routed"] = any(v != launcher_name for v in (routes or {}).values())
     from .workspace import atomic_write
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, marshal.dumps(manifest))
+    atomic_write(path, marshal.dumps(manifest) + marshal.dumps(nodes_json))
     return True

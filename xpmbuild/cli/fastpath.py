@@ -91,8 +91,16 @@ def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=No
     """Nothing changed since the last complete run: answer from the manifest, stat only.
     ``settings`` and ``launcher`` (``-l``) decide each job's launcher, which it names."""
     from .. import noop
+
+    def with_nodes(m):      # --json lists them, and a plan table of a few jobs
+        if as_json:
+            return True
+        if not dry_run:
+            return False
+        from ..report import PLAN_DONE_ROWS
+        return m["count"] <= PLAN_DONE_ROWS
     m = noop.check(ws, file, defines, name, targets, dry_run, namespace,
-                   noop.routing(settings, launcher))
+                   noop.routing(settings, launcher), with_nodes)
     if m is None or (dry_run and not as_json and m.get("routed", True)):
         return False        # (a table with a launcher column: drawn by the full path)
     n = m["count"]
