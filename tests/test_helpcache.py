@@ -183,3 +183,17 @@ def test_the_help_lines_it_answers():
     assert not is_help([]) and not is_help(["run"]) and not is_help(["--help", "run"])
     assert not is_help(["run", "exp.xpm", "--help"])     # a file on the line: not cached
     assert not is_help(["run", "-j", "2", "--help"]) and not is_help(["Run", "--help"])
+
+
+def test_the_key_follows_the_code_and_the_renderers(monkeypatch):
+    """An edited command module (or another click, rich, rich-click) is another key: the
+    help kept before is not replayed for it."""
+    from xpmbuild.cli import helpcache
+    before = helpcache.key(["--help"])
+    assert before == helpcache.key(["--help"]) and before != helpcache.key(["run", "--help"])
+    real = helpcache._stat
+    for edited in ("common.py", os.path.join("rich_click", "__init__.py")):
+        monkeypatch.setattr(helpcache, "_stat", lambda p, e=edited: (0, 0, 0, 0)
+                            if p.endswith(e) else real(p))
+        assert helpcache.key(["--help"]) != before
+        monkeypatch.setattr(helpcache, "_stat", real)
