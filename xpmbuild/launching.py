@@ -9,7 +9,7 @@ reads right. Jobs start while their launcher has slots, resources (``can_start``
 from __future__ import annotations
 
 import time
-from collections import deque
+from itertools import islice
 
 from . import jobfolder
 from .launchers.base import LaunchRequest
@@ -102,9 +102,16 @@ class Launching:
         t = float("inf") if every else time.monotonic()
         while pending and pending[0][0] <= t:
             _due, node = pending.popleft()
-            if node.handle is not None and self.running.get(node.job.id) is node and \
-                    node.state and node.state.get("status") == RUNNING:
-                self._write(node, node.state, cache=False)
+            if node.handle is None or self.running.get(node.job.id) is not node or \
+                    not node.state or node.state.get("status") != RUNNING:
+                continue
+            if node.handle.launcher_id is None:     # not started yet: its pid comes later
+                if not every:
+                    pending.append((t + RUNNING_RECORD_AFTER, node))
+                    break
+                continue
+            node.state["launcher_id"] = node.handle.launcher_id
+            self._write(node, node.state, cache=False)
         if pending:
             wait = max(0.0, pending[0][0] - t)
             return wait if timeout is None else min(timeout, wait)
@@ -158,7 +165,7 @@ class Launching:
         for lane in self.to_launch.lanes.values():
             if not lane.queue or lane.slots is None or self.detach or self.stopping:
                 continue
-            for node in list(lane.queue)[:lane.slots]:
+            for node in list(islice(lane.queue, lane.slots)):
                 if node.claimed is None and self._claim(node) is None:
                     if node in lane.queue:      # failed or waits elsewhere: not queued
                         lane.queue.remove(node)

@@ -69,15 +69,45 @@ def label(job) -> str:
 
 
 class PlainReporter(Reporter):
-    """One line per event, for logs and pipes."""
+    """One line per event, for logs and pipes. Lines are written in bursts, at most
+    FLUSH_EVERY seconds after they happen (the scheduler waits no longer while some are
+    held: ``unflushed``), not one write per line: 20,000 lines of a 10k build cost a
+    syscall each, and a release of the GIL to the spawner thread with it."""
+
+    FLUSH_EVERY = 0.1
 
     def __init__(self, out=None, total=0):
         self.out = out or sys.stderr
         self.total = total
         self.t0 = time.monotonic()
+        self._held: list[str] = []
+        self._flushed = self.t0
+
+    @property
+    def unflushed(self) -> bool:
+        return bool(self._held)
 
     def _w(self, text):
-        self.out.write(text + "\n")
+        self._held.append(text)
+        if time.monotonic() - self._flushed >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self):
+        if self._held:
+            text = "\n".join(self._held) + "\n"
+            self._held = []
+            self.out.write(text)
+            self.out.flush()
+        self._flushed = time.monotonic()
+
+    def tick(self, scheduler):
+        if self._held and time.monotonic() - self._flushed >= self.FLUSH_EVERY:
+            self.flush()
+
+    def stop(self):
+        self.flush()
+
+    pause = stop        # before the Ctrl-C question: what happened so far is shown
 
     def started(self, node):
         why = "; ".join(node.reasons[:2])
@@ -99,10 +129,11 @@ class PlainReporter(Reporter):
 
     def notice(self, text):
         self._w(f"note    {text}")
+        self.flush()
 
     def message(self, line):
         self._w(line)
-        self.out.flush()
+        self.flush()
 
 
 SHOWN_RUNNING = 5

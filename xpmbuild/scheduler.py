@@ -161,7 +161,9 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             timeout = self.poll_interval if self.elsewhere or not self.running else None
             if self.unrecorded:
                 timeout = self._record_running(timeout)
-            if self.to_launch and timeout is None:
+            if getattr(self.reporter, "unflushed", False):     # its lines are due soon
+                timeout = 0.1 if timeout is None else min(timeout, 0.1)
+            if self.to_launch and self.running:     # the slots are busy: ready the next
                 self._claim_ahead()
             for launcher, wait in self._waits(timeout):
                 ended = [(self.running.pop(e.handle.key, None), e) for e in launcher.wait(wait)]
@@ -245,6 +247,9 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             node.lane.used -= self._need(node)
             node.lane.active -= 1
         node.handle = None
+        if node.state and node.state.get("launcher_id") is None and \
+                ended.handle.launcher_id is not None:     # started after its record was made
+            node.state["launcher_id"] = ended.handle.launcher_id
         if not os.path.isdir(node.dir):
             # the job removed its own folder (or put a file in its place): a failure; the
             # folder is made again to hold the record, when it can be

@@ -76,7 +76,10 @@ def reconcile(ws: Workspace, job_id: str, job_dir: str, state: dict, code: int,
 
         new = record_end(ws, job_dir, job_id, outputs, state, code, None, None, dep_state)
         new.update(extra or {})
-        ws.write_state(job_dir, new, job_id)
+        try:
+            ws.write_state(job_dir, new, job_id)
+        except OSError:     # a full disk: the record stays as it was (whole), the exit
+            return state    # file stays too, and the next reader records the end
         return new
     finally:
         if held is None:
