@@ -40,10 +40,16 @@ def status_text(status):
 
 
 def fmt_tags(tags: dict) -> str:
-    """One formatting of tags (graph.py's; imported here on first use: drawing a plan that
-    lists no job imports neither the graph nor the model)."""
-    from .graph import format_tags
-    return format_tags(tags)
+    """One formatting of tags (graph.py's; imported on first use: drawing a plan that lists
+    no job imports neither the graph nor the model)."""
+    global _format_tags
+    if _format_tags is None:
+        from .graph import format_tags
+        _format_tags = format_tags
+    return _format_tags(tags)
+
+
+_format_tags = None
 
 
 PLAN_DONE_ROWS = 50     # a plan of more jobs than this lists only the jobs that would run
