@@ -34,10 +34,13 @@ def cases(python, cache_dir, no_cache):
     }
 
 
-def one(cmd, cache_dir):
+def one(cmd, cache_dir, cwd):
+    """(wall, cpu) of one run, in ``cwd`` (not the caller's folder: ``python -m`` would
+    import a checkout found there instead of the interpreter's xpmbuild)."""
     env = dict(os.environ) if cache_dir is None else dict(os.environ, XDG_CACHE_HOME=cache_dir)
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                         cwd=cwd)
     _, status, ru = os.wait4(p.pid, 0)
     return time.perf_counter() - t0, ru.ru_utime + ru.ru_stime
 
@@ -61,16 +64,17 @@ def main(argv=None):
         with open(no_cache, "w"):
             pass                                    # a file: the help cache cannot be used
         table = cases(args.python, cache_dir, no_cache)
-        one(table["xpmbuild --help"][0], cache_dir)       # fills the cache (not timed)
+        one(table["xpmbuild --help"][0], cache_dir, tmp)  # fills the cache (not timed)
         runs = {k: [] for k in table}
         load0 = os.getloadavg()
         for _ in range(args.repeat):
             for k, (cmd, cache) in table.items():
-                runs[k].append(one(cmd, cache))
+                runs[k].append(one(cmd, cache, tmp))
     for k, rs in runs.items():
         print(f"{k:<27} wall {statistics.median(r[0] for r in rs) * 1000:6.0f} ms   "
               f"cpu {statistics.median(r[1] for r in rs) * 1000:6.0f} ms")
-    print(f"python: {args.python}; site .pth files: {', '.join(site_hooks(args.python)) or 'none'}")
+    print(f"python: {args.python}; site .pth files: {', '.join(site_hooks(args.python)) or 'none'}"
+          f"; xpmbuild from {os.environ.get('PYTHONPATH') or 'the install'}")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("PYTHONDONTWRITEBYTECODE is set: modules without a bytecode cache are compiled "
               "at every start")
