@@ -83,6 +83,19 @@ class LaneWaits:
         return [(lane.launcher, 0 if i < len(lanes) - 1 else block)
                 for i, lane in enumerate(lanes)]
 
+    def _wait_round(self, timeout):
+        """Wait for the launchers of the run; record the jobs that ended."""
+        for launcher, wait in self._waits(timeout):
+            ended = [(self.running.pop(e.handle.key, None), e) for e in launcher.wait(wait)]
+            if any(self._free_early(node, e) for node, e in ended):
+                self._launch()      # the next job starts before this one is recorded
+            for node, e in ended:
+                if node is not None:
+                    self._finalize(node, e)
+            self._transitions(launcher)
+            for text in launcher.pop_notices():     # e.g. the cluster does not answer
+                getattr(self.reporter, "notice", lambda t: None)(text)
+
     def _transitions(self, launcher):
         for handle in launcher.pop_transitions():
             node = self.running.get(handle.key)

@@ -117,6 +117,27 @@ class Launching:
             return wait if timeout is None else min(timeout, wait)
         return timeout
 
+    def _free_early(self, node, ended) -> bool:
+        """A job that exited 0 gives its slot back before it is recorded, so the next one
+        starts at once (True); a failure is recorded first: without -k nothing new starts
+        after it."""
+        if node is None or ended.exit_code != 0 or ended.status is not None or \
+                node.handle is None or node.job.id in self.elsewhere:
+            return False
+        node.lane.used -= self._need(node)
+        node.lane.active -= 1
+        node.handle = None
+        return True
+
+    def _refuse(self, node, why):
+        """A job its launcher can never run: recorded failed (under its folder's lock)
+        without being prepared or started."""
+        try:
+            _new, node.lock = jobfolder.lock_folder(self.ws, node.dir)
+        except OSError:
+            node.lock = None
+        self._fail(node, None, why, record=node.lock is not None)
+
     def _started(self, node):
         """A job started (or was re-attached): said; the first one starts the services."""
         self.reporter.started(node)

@@ -29,7 +29,6 @@ import signal
 from collections import deque
 
 from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
-from . import jobfolder
 from .elsewhere import Elsewhere, Recovering
 from .launchers.base import Ended, LauncherError
 from .lanes import LaneWaits, Queues
@@ -165,16 +164,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
                 timeout = 0.1 if timeout is None else min(timeout, 0.1)
             if self.to_launch and self.running:     # the slots are busy: ready the next
                 self._claim_ahead()
-            for launcher, wait in self._waits(timeout):
-                ended = [(self.running.pop(e.handle.key, None), e) for e in launcher.wait(wait)]
-                if any(self._free_early(node, e) for node, e in ended):
-                    self._launch()      # the next job starts before this one is recorded
-                for node, e in ended:
-                    if node is not None:
-                        self._finalize(node, e)
-                self._transitions(launcher)
-                for text in launcher.pop_notices():     # e.g. the cluster does not answer
-                    getattr(self.reporter, "notice", lambda t: None)(text)
+            self._wait_round(timeout)
             if self.elsewhere:
                 self.ready.extend(self.elsewhere.done_waiting())
             self.reporter.tick(self)
@@ -229,18 +219,6 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.to_launch.append(node)
 
     # ------------------------------------------------------------------ endings
-    def _free_early(self, node, ended: Ended) -> bool:
-        """A job that exited 0 gives its slot back before it is recorded, so the next one
-        starts at once (True); a failure is recorded first: without -k nothing new starts
-        after it."""
-        if node is None or ended.exit_code != 0 or ended.status is not None or \
-                node.handle is None or node.job.id in self.elsewhere:
-            return False
-        node.lane.used -= self._need(node)
-        node.lane.active -= 1
-        node.handle = None
-        return True
-
     def _finalize(self, node: Node, ended: Ended, trace_from_state=False) -> bool:
         """Record how a job ended (False: the record could not be written)."""
         if node.job.id not in self.elsewhere and node.handle is not None:
@@ -296,15 +274,6 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             node.lock.release()
             node.lock = None
         return ok
-
-    def _refuse(self, node: Node, why):
-        """A job its launcher can never run: recorded failed (under its folder's lock)
-        without being prepared or started."""
-        try:
-            _new, node.lock = jobfolder.lock_folder(self.ws, node.dir)
-        except OSError:
-            node.lock = None
-        self._fail(node, None, why, record=node.lock is not None)
 
     def _release_dependents(self, node: Node):
         for dep in node.dependents:
