@@ -20,6 +20,9 @@ Phases, in this order in one fresh folder per (tool, workload, N, repetition):
 
 - **build**: the full build from nothing, at ``-j JOBS`` (default 2);
 - **noop**: the same command again, nothing to do;
+- **uptodate**: what would run, nothing having changed (the same command as **plan**:
+  ``xpmbuild plan``, ``make -n``, ``doit list --all --status``) — the first plan after the
+  run, as a user types it;
 - **plan**: after editing ``one.txt`` (W3: corpus 0), what would run (``xpmbuild plan``,
   ``make -n``, ``doit list --all --status``), running nothing;
 - **change**: the build after that edit (W1: 1 job + the aggregate, W2: one chain, W3: one
@@ -233,13 +236,14 @@ def setup(tool: str, workload: str, n: int, folder: str):
 
 def command(tool: str, phase: str, n: int, jobs: int) -> list[str]:
     if kind(tool) == "xpmbuild":
-        verb = "plan" if phase == "plan" else "run"
+        verb = "plan" if phase in ("plan", "uptodate") else "run"
         cmd = [sys.executable, "-m", "xpmbuild.cli", verb, "exp.xpm", "-w", "ws", "-D", f"n={n}"]
-        return cmd + ([] if phase == "plan" else ["-j", str(jobs)])
+        return cmd + ([] if verb == "plan" else ["-j", str(jobs)])
+    planning = phase in ("plan", "uptodate")
     if tool == "make":
-        return ["make", "-s", "-n"] if phase == "plan" else ["make", "-s", f"-j{jobs}"]
+        return ["make", "-s", "-n"] if planning else ["make", "-s", f"-j{jobs}"]
     if tool == "doit":
-        return (["doit", "list", "--all", "--status"] if phase == "plan"
+        return (["doit", "list", "--all", "--status"] if planning
                 else ["doit", "run", "-n", str(jobs)])
     raise ValueError(tool)
 
@@ -290,7 +294,7 @@ def run_series(tool, workload, n, jobs, phases, folder, env_ok=True):
     setup(tool, workload, n, folder)
     log = os.path.join(folder, "bench.log")
     out = {}
-    for phase in ("build", "noop", "plan", "change"):
+    for phase in ("build", "noop", "uptodate", "plan", "change"):
         if phase == "plan":
             with open(os.path.join(folder, changed_file(workload)), "a") as f:
                 f.write("changed\n")
@@ -356,8 +360,9 @@ def fmt(x):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="build,noop,plan,change",
-                    help="phases to report (comma-separated: build,noop,plan,change); the "
+    ap.add_argument("--only", default="build,noop,uptodate,plan,change",
+                    help="phases to report (comma-separated: build,noop,uptodate,plan,"
+                         "change); the "
                          "phases before them still run (a no-op needs a build), untimed")
     ap.add_argument("--n", default="1000,10000", help="sizes, comma-separated")
     ap.add_argument("--workloads", default="W1,W2,W3")

@@ -69,7 +69,8 @@ def light_imports(args, cwd):
     return p.stdout, json.loads(p.stderr.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("command", ["--version", "run-noop", "plan-json-noop"])
+@pytest.mark.parametrize("command", ["--version", "run-noop", "run-noop-attached",
+                                     "plan-json-noop"])
 def test_answered_before_click(tmp_path, command):
     """`--version` and a no-op run (or plan --json) import neither click, rich nor the
     language: they are answered from the no-op manifest by stats alone."""
@@ -87,11 +88,13 @@ for i in range(3) { t(i=i) }
     else:
         proj.run()
         args = ["run", proj.file, "-w", proj.ws]
+        if command == "run-noop-attached":        # click's short forms: -wDIR -j2
+            args = ["run", proj.file, "-w" + proj.ws, "-j2"]
         if command == "plan-json-noop":
             args = ["plan", proj.file, "-w", proj.ws, "--json"]
             proj.plan("--json")      # the plan's own manifest
         out, mods = light_imports(args, proj.root)
-        if command == "run-noop":
+        if command.startswith("run-noop"):
             assert out == "3 jobs: 3 done (0 ran, 3 up to date), 0 failed, 0 skipped\n"
         else:
             assert json.loads(out)["summary"] == {"done": 3, "jobs": 3, "will_run": 0}

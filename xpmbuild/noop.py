@@ -12,7 +12,6 @@ cannot be judged by one stat), or a forced rebuild falls back to the full path.
 """
 from __future__ import annotations
 
-import json
 import marshal
 import os
 from array import array
@@ -20,17 +19,28 @@ import stat as _stat
 
 import xxhash
 
-VERSION = 6
+VERSION = 8
 
 
-def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None) -> dict:
+def routing(settings: dict | None, launcher: str | None = None) -> str:
+    """What decides each job's launcher (routing.py), which the answer names: the run's
+    launcher (``-l``, else the setting ``launcher``, else local) and the settings' ``tasks``
+    and ``route``."""
+    settings = settings or {}
+    return repr((launcher or settings.get("launcher") or "local", settings.get("tasks") or {},
+                 settings.get("route") or []))
+
+
+def _key(ws_root, file, defines, name, targets, dry_run=False, namespace=None,
+         routes_by="") -> dict:
     from . import __version__
     # a run's manifest also vouches for the experiment's record, which plan does not write
-    return {"v": VERSION, "mode": "plan" if dry_run else "run", "namespace": namespace or "", "xpmbuild": __version__, "file": os.path.abspath(file),
+    return {"v": VERSION, "mode": "plan" if dry_run else "run", "namespace": namespace or "",
+            "xpmbuild": __version__, "file": os.path.abspath(file),
             "workspace": os.path.abspath(ws_root),
             "cwd": os.getcwd(), "home": os.environ.get("HOME", ""),
             "defines": sorted((defines or {}).items()), "name": name or "",
-            "targets": list(targets or ())}
+            "targets": list(targets or ()), "routing": routes_by}
 
 
 def _path(ws_root: str, key: dict) -> str:
@@ -56,22 +66,35 @@ def _content(path):
         return None
 
 
-def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None):
-    """The manifest if nothing changed since it was written, else None."""
-    try:
-        return _check(ws_root, file, defines, name, targets, dry_run, namespace)
-    except Exception:       # a damaged manifest only costs the fast path
-        return None
+def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None,
+          routes_by="", with_nodes=lambda m: True):
+    """The manifest if nothing changed since it was written, else None. A plan is also
+    answered by the manifest of the same command's run (which checks the same files and
+    the experiment's record besides): a plan right after a run is a no-op too.
+    ``with_nodes(m)``: whether the answer needs the nodes (``m["nodes_json"]``), kept after
+    what the check reads, so that a run that only counts them never loads them."""
+    for mode in ((True, False) if dry_run else (False,)):
+        try:
+            m = _check(_key(ws_root, file, defines, name, targets, mode, namespace,
+                            routes_by), with_nodes)
+        except Exception:       # a damaged manifest only costs the fast path
+            m = None
+        if m is not None:
+            return m
+    return None
 
 
-def _check(ws_root, file, defines, name, targets, dry_run, namespace):
-    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
+def _check(key, with_nodes):
     try:
-        with open(_path(ws_root, key), "rb") as f:
+        with open(_path(key["workspace"], key), "rb") as f:
             m = marshal.load(f)
+            if type(m) is not dict or m.get("key") != key:
+                return None
+            if with_nodes(m):       # the second object of the same file
+                m["nodes_json"] = marshal.load(f)
+                if type(m["nodes_json"]) is not str:
+                    return None
     except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if type(m) is not dict or m.get("key") != key:
         return None
     for path, digest in m["sources"].items():
         if _content(path) != digest:
@@ -93,14 +116,16 @@ def _check(ws_root, file, defines, name, targets, dry_run, namespace):
 
 
 def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=False,
-           namespace=None, routes=None, launcher_name="local"):
+           namespace=None, routes=None, launcher_name="local", routes_by=""):
     """Write the manifest after a run in which every job is done (else remove it).
     ``routes`` ({task: launcher}) and ``launcher_name`` (the default) give each node its
-    launcher, as the full path's --json does."""
+    launcher, as the full path's --json does; ``routes_by`` (:func:`routing`) is what
+    decided them."""
+    import json
     from .code import CodeFinder, code_stat_paths
     from . import schema
     from .rebuild import input_paths
-    key = _key(ws_root, file, defines, name, targets, dry_run, namespace)
+    key = _key(ws_root, file, defines, name, targets, dry_run, namespace, routes_by)
     path = _path(ws_root, key)
     if not nodes or any(n.status != "done" for n in nodes):
         try:
@@ -138,22 +163,23 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
     sigs = array("q")
     for sig in seen.values():
         sigs.extend(sig)
-    # kept as one string and one byte array: loading them costs almost nothing
+    # kept as one string and one byte array: loading them costs almost nothing; the nodes
+    # (for --json and short plan tables) are a second object after it, read only if needed
     manifest = {
         "key": key,
         "sources": {s: _content(s) for s in plan.sources},
         "paths": "\0".join(seen), "sigs": sigs.tobytes(),
         "experiment": plan.name,
         "count": len(nodes),
-        "nodes_json": json.dumps([
-            dict(schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
-                             [d.id for d in n.job.deps], n.job.tags, False),
-                 launcher=(routes or {}).get(n.job.task.name, launcher_name))
-            for n in nodes]),
-        # the plan table has a launcher column when jobs go to several launchers
-        "routed": any(v != launcher_name for v in (routes or {}).values()),
     }
+    nodes_json = json.dumps([
+        dict(schema.node(n.job.id, n.job.task.name, n.dir, "done", (),
+                         [d.id for d in n.job.deps], n.job.tags, False),
+             launcher=(routes or {}).get(n.job.task.name, launcher_name))
+        for n in nodes])
+    # the plan table has a launcher column when jobs go to several launchers
+    manifest["routed"] = any(v != launcher_name for v in (routes or {}).values())
     from .workspace import atomic_write
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, marshal.dumps(manifest))
+    atomic_write(path, marshal.dumps(manifest) + marshal.dumps(nodes_json))
     return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 
-from .graph import format_tags
 from .reporter import Reporter
 
 STATUS_STYLE = {"done": "green", "failed": "red", "running": "cyan", "queued": "cyan",
@@ -40,7 +39,20 @@ def status_text(status):
     return text(status, STATUS_STYLE.get(status, "") if isinstance(status, str) else "")
 
 
-fmt_tags = format_tags      # one formatting of tags (graph.py)
+def fmt_tags(tags: dict) -> str:
+    """One formatting of tags (graph.py's; imported on first use: drawing a plan that lists
+    no job imports neither the graph nor the model)."""
+    global _format_tags
+    if _format_tags is None:
+        from .graph import format_tags
+        _format_tags = format_tags
+    return _format_tags(tags)
+
+
+_format_tags = None
+
+
+PLAN_DONE_ROWS = 50     # a plan of more jobs than this lists only the jobs that would run
 
 
 def fmt_resources(res) -> str:
@@ -248,7 +260,7 @@ def render_plan(result, con) -> None:
     table.add_column("why")
     shown = 0
     for n in nodes:
-        if not n.will_run and len(nodes) > 50:
+        if not n.will_run and len(nodes) > PLAN_DONE_ROWS:
             continue
         shown += 1
         if shown > 500:

@@ -11,11 +11,6 @@ from __future__ import annotations
 
 import os
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore
-
 
 class SettingsError(Exception):
     """A settings file that cannot be used: names the file, the key and what was expected."""
@@ -36,8 +31,8 @@ TOP_KEYS = {"workspace": str, "launcher": str, "env": dict, "launchers": dict,
 
 
 def user_settings_file() -> str:
-    import platformdirs
-    return os.path.join(platformdirs.user_config_dir("xpmbuild"), "settings.toml")
+    from .userdirs import user_config_dir       # platformdirs' answer (userdirs.py)
+    return os.path.join(user_config_dir(), "settings.toml")
 
 
 def _type_name(t) -> str:
@@ -89,6 +84,10 @@ def validate(data: dict, file: str) -> dict:
 
 
 def load_file(path: str) -> dict:
+    try:        # imported here: most commands read no settings file (start-up time)
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

@@ -4,7 +4,8 @@ One module per group of commands (doit's model): building.py (check, graph, run,
 inspecting.py (status, jobs), admin.py (gc, launchers); common.py holds what they share;
 app.py gathers them into the click group. Heavy modules are imported inside the commands
 that use them, and ``--version`` and a no-op run are answered before click is imported
-at all (fastpath.py).
+at all (fastpath.py), and ``--help`` is replayed from a cache of what rich-click
+printed (helpcache.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def run_main():  # console-script entry point
             from .. import __version__
             from .fastpath import prog_name
             sys.stdout.write(f"{prog_name()}, version {__version__}\n")
+            return
+        from .helpcache import answer, is_help, render
+        if is_help(argv):
+            if answer(argv):        # printed before under the same key (helpcache.py)
+                return
+            from .app import main
+            render(argv, main)
             return
         from .fastpath import try_noop
         if try_noop(argv):

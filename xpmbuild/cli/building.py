@@ -75,7 +75,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     from .fastpath import answer_noop
     if not (force or force_all or detach) and answer_noop(ws, file, defs, name, targets,
                                                           dry_run, as_json,
-                                                          settings.get("namespace")):
+                                                          settings.get("namespace"),
+                                                          settings, launcher_name):
         sys.exit(0)
     from .. import noop
     from ..build import build
@@ -130,7 +131,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     if not result.interrupted and os.path.isdir(ws):
         try:
             noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
-                        settings.get("namespace"), result.routes, result.launcher_name)
+                        settings.get("namespace"), result.routes, result.launcher_name,
+                        noop.routing(settings, launcher_name))
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:

@@ -13,7 +13,8 @@ import os
 import sys
 
 # the options of `run`/`plan` that do not change a no-op's answer, and whether they take a
-# value (-l: the launcher is not made before the no-op check; -j: checked below)
+# value (-l: the launcher is not made before the no-op check, its name is part of the
+# manifest's key; -j: checked below)
 _VALUED = {"-w": "workspace", "--workspace": "workspace", "-D": "defines", "-j": "jobs",
            "--jobs": "jobs", "-l": "launcher", "--launcher": "launcher", "--name": "name",
            "--settings": "settings"}
@@ -38,15 +39,15 @@ def parse_build_args(argv: list[str]) -> dict | None:
     if not argv or argv[0] not in ("run", "plan"):
         return None
     out = {"command": argv[0], "workspace": None, "defines": [], "jobs": None,
-           "name": None, "settings": None, "json": False, "dry_run": argv[0] == "plan",
-           "positional": []}
+           "launcher": None, "name": None, "settings": None, "json": False,
+           "dry_run": argv[0] == "plan", "positional": []}
     i = 1
     while i < len(argv):
         a = argv[i]
         if a.startswith("-") and a != "-":
             key, _, attached = a.partition("=") if a.startswith("--") else (a, "", "")
-            if a.startswith("-D") and len(a) > 2:
-                key, attached = "-D", a[2:]
+            if not a.startswith("--") and len(a) > 2 and a[:2] in _VALUED:
+                key, attached = a[:2], a[2:]     # -j2, -wws, -Dn=3: click's short form
             if key in _VALUED:
                 if attached or (a.startswith("--") and "=" in a):
                     value = attached
@@ -85,10 +86,21 @@ def parse_build_args(argv: list[str]) -> dict | None:
     return out
 
 
-def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None) -> bool:
-    """Nothing changed since the last complete run: answer from the manifest, stat only."""
+def answer_noop(ws, file, defines, name, targets, dry_run, as_json, namespace=None,
+                settings=None, launcher=None) -> bool:
+    """Nothing changed since the last complete run: answer from the manifest, stat only.
+    ``settings`` and ``launcher`` (``-l``) decide each job's launcher, which it names."""
     from .. import noop
-    m = noop.check(ws, file, defines, name, targets, dry_run, namespace)
+
+    def with_nodes(m):      # --json lists them, and a plan table of a few jobs
+        if as_json:
+            return True
+        if not dry_run:
+            return False
+        from ..report import PLAN_DONE_ROWS
+        return m["count"] <= PLAN_DONE_ROWS
+    m = noop.check(ws, file, defines, name, targets, dry_run, namespace,
+                   noop.routing(settings, launcher), with_nodes)
     if m is None or (dry_run and not as_json and m.get("routed", True)):
         return False        # (a table with a launcher column: drawn by the full path)
     n = m["count"]
@@ -138,19 +150,36 @@ class _Plan:
         self.name = name
 
 
+class _Unlisted:
+    """The done jobs of a plan too big for its table to list them (report.PLAN_DONE_ROWS):
+    their number, and no row (the table lists only the jobs that would run: none)."""
+    __slots__ = ("count",)
+
+    def __init__(self, count):
+        self.count = count
+
+    def __len__(self):
+        return self.count
+
+    def __iter__(self):
+        return iter(())
+
+
 class _Result:
     __slots__ = ("nodes", "plan")
 
-    def __init__(self, m):
+    def __init__(self, m, listed=True):
         import json
-        self.nodes = [_Done(n) for n in json.loads(m["nodes_json"])]
+        self.nodes = [_Done(n) for n in json.loads(m["nodes_json"])] if listed \
+            else _Unlisted(m["count"])
         self.plan = _Plan(m["experiment"])
 
 
 def _plan_table(m):
-    """The table ``plan`` draws when every job is done (report.render_plan)."""
-    from ..report import console, render_plan
-    render_plan(_Result(m), console())
+    """The table ``plan`` draws when every job is done (report.render_plan); the nodes are
+    decoded only when the table lists them."""
+    from ..report import PLAN_DONE_ROWS, console, render_plan
+    render_plan(_Result(m, listed=m["count"] <= PLAN_DONE_ROWS), console())
 
 
 def _workspace_usable(root: str, write: bool) -> bool:
@@ -173,7 +202,7 @@ def try_noop(argv: list[str]) -> bool:
     if a is None:
         return False
     from ..settings import SettingsError, load
-    from ..workspace import resolve_workspace
+    from ..workspace_root import resolve_workspace
     file, targets = a["positional"][0], a["positional"][1:]
     if os.path.isdir(file):
         return False                 # click refuses a folder (dir_okay=False)
@@ -189,4 +218,4 @@ def try_noop(argv: list[str]) -> bool:
         k, v = d.split("=", 1)
         defines[k.strip()] = v
     return answer_noop(ws, file, defines, a["name"], targets, a["dry_run"], a["json"],
-                       settings.get("namespace"))
+                       settings.get("namespace"), settings, a["launcher"])
