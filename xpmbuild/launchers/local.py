@@ -13,7 +13,6 @@ import signal
 import socket
 import time
 
-from .spawner import Spawner
 from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
@@ -67,9 +66,6 @@ class LocalLauncher(Launcher):
         # (VmHWM) may be ours, not the command's, and is not recorded
         self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
-        self._spawner = None                    # made by the first start
-        self._spawning: dict = {}               # handle -> (gpus, requires, t0): not yet started
-        self._cancel_on_spawn: set = set()
 
     def _script(self, job_dir, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
@@ -93,19 +89,7 @@ class LocalLauncher(Launcher):
         return {"host": self.host}
 
     def running(self) -> int:
-        return len(self.procs) + len(self._spawning)
-
-    @property
-    def spawner(self) -> Spawner:
-        if self._spawner is None:
-            self._spawner = Spawner()
-            self._poll.register(self._spawner.fd, select.POLLIN)
-        return self._spawner
-
-    def close(self):
-        if self._spawner is not None:
-            self._spawner.close()
-            self._spawner = None
+        return len(self.procs)
 
     def can_start(self, requires: dict, batch=()) -> bool:
         """Whether the GPUs this job needs are free now (cpu slots are the scheduler's);
@@ -130,35 +114,17 @@ class LocalLauncher(Launcher):
         locked = request.lock_fd is not None
         if locked:      # dup2 clears close-on-exec: the wrapper holds the lock from here
             actions.append((os.POSIX_SPAWN_DUP2, request.lock_fd, LOCK_FD))
-        # spawned by a thread (spawner.py): the pid is known when it is collected by wait()
-        handle = Handle(key, job_dir, None, {"host": self.host, "own": True})
-        self._spawning[handle] = (taken, requires, time.monotonic())
-        self.spawner.submit(handle, BASH, [BASH, "-c", self._script(job_dir, locked)],
-                            child_env, actions)
+        try:
+            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir, locked)], child_env,
+                                 setsid=True, file_actions=actions)
+        except OSError as e:
+            self.machine.give(taken)
+            raise LauncherError(f"cannot start bash: {e}") from None
+        handle = Handle(key, job_dir, pid, {"host": self.host})
+        self._t0[pid] = time.monotonic()
+        self.limits.add(pid, requires, self._t0[pid])
+        self._watch(pid, handle, taken, own=True)
         return handle
-
-    def _spawned(self, wait: float | None = 0) -> list[Ended]:
-        """Take in the jobs the spawner started: watched from now on; a spawn that failed
-        is an ended job (its launcher could not start it)."""
-        failed = []
-        if self._spawner is None:
-            return failed
-        for handle, pid in self.spawner.collect(wait):
-            taken, requires, t0 = self._spawning.pop(handle)
-            if isinstance(pid, OSError):
-                self.machine.give(taken)
-                failed.append(Ended(handle, None, f"launcher error: cannot start bash: {pid}",
-                                    status="failed"))
-                continue
-            handle.launcher_id = pid
-            self._t0[pid] = t0
-            self.limits.add(pid, requires, t0)
-            self._watch(pid, handle, taken, own=True)
-            if handle in self._cancel_on_spawn:
-                self._cancel_on_spawn.discard(handle)
-                self._cancelled = getattr(self, "_cancelled", set()) | {pid}
-                self._kill_group(pid, signal.SIGTERM)
-        return failed
 
     def _watch(self, pid, handle, gpus, own):
         try:
@@ -233,11 +199,11 @@ class LocalLauncher(Launcher):
         return Ended(handle, code, reason, resources=used)
 
     def wait(self, timeout):
-        ended = self._spawned(0 if self.procs else timeout)
         if not self.procs:
-            if timeout and not ended:
+            if timeout:
                 time.sleep(timeout)
-            return ended
+            return []
+        ended = []
         no_fd = [pid for pid, (_, fd, _) in self.procs.items() if fd is None]
         if no_fd:      # no pidfd (old kernel, or a process that was gone): poll
             timeout = min(timeout, 0.05) if timeout is not None else 0.05
@@ -246,9 +212,6 @@ class LocalLauncher(Launcher):
         if self.limits:
             self.limits.enforce()
         for fd, _ in events:
-            if self._spawner is not None and fd == self._spawner.fd:
-                ended.extend(self._spawned())
-                continue
             pid = self._fd_pid.get(fd)
             if pid is not None:
                 e = self._reap(pid)
@@ -263,22 +226,13 @@ class LocalLauncher(Launcher):
         return ended
 
     def cancel(self, handles=None):
-        handles = list(handles) if handles is not None else \
-            [h for h, _fd, _g in self.procs.values()] + list(self._spawning)
-        for h in handles:           # not started yet: stopped as soon as it is
-            if h in self._spawning:
-                self._cancel_on_spawn.add(h)
-        targets = [h.launcher_id for h in handles if h.launcher_id is not None]
+        targets = [h.launcher_id for h in handles] if handles is not None else list(self.procs)
         self._cancelled = getattr(self, "_cancelled", set()) | set(targets)
         for pid in targets:
-            self._kill_group(pid, signal.SIGTERM)
-
-    @staticmethod
-    def _kill_group(pid, sig):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def kill_after(self, grace: float = 5.0):
         """After cancel(): wait up to ``grace`` seconds, then SIGKILL what is left."""
@@ -295,17 +249,15 @@ class LocalLauncher(Launcher):
                     continue
             return False
 
-        while (self.procs or self._spawning or members_left()) and \
-                time.monotonic() < deadline:
+        while (self.procs or members_left()) and time.monotonic() < deadline:
             ended.extend(self.wait(0.1))
-        groups |= set(getattr(self, "_cancelled", ()))
         # a job that ignores SIGTERM (its wrapper, the group leader, may be gone already)
         for pgid in groups:
             try:
                 os.killpg(pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        while self.procs or self._spawning:
+        while self.procs:
             ended.extend(self.wait(0.1))
         return ended
 
