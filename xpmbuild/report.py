@@ -77,8 +77,8 @@ def label(job) -> str:
 class PlainReporter(Reporter):
     """One line per event, for logs and pipes. Lines are written in bursts, at most
     FLUSH_EVERY seconds after they happen (the scheduler waits no longer while some are
-    held: ``unflushed``), not one write per line: 20,000 lines of a 10k build cost a
-    syscall each, and a release of the GIL to the spawner thread with it."""
+    held: ``unflushed``), not one write per line (20,000 lines of a 10k build cost a
+    syscall each)."""
 
     FLUSH_EVERY = 0.1
 
