@@ -31,7 +31,9 @@ import os
 import sys
 import time
 
+from .atomicfile import atomic_write  # noqa: F401  (re-exported: workspace.atomic_write)
 from .hashing import HashCache
+from .workspace_root import resolve_workspace  # noqa: F401  (re-exported)
 from .index import Index
 
 STATE = "state.json"
@@ -43,33 +45,6 @@ NEW, WAITING, QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST = (
     "new", "waiting", "queued", "running", "done", "failed", "cancelled", "lost")
 ACTIVE = (QUEUED, RUNNING)
 RECORDED = frozenset((QUEUED, RUNNING, DONE, FAILED, CANCELLED, LOST))   # in a state.json
-
-
-def atomic_write(path: str, data: str | bytes, mode: int | None = None):
-    """Write ``path`` whole or not at all (temp file + rename), with the permission bits
-    ``mode`` if given; on failure (a full disk) the temp file is removed and the error
-    raised. The one atomic write of the project."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    raw = data if isinstance(data, bytes) else data.encode("utf-8")
-    try:
-        # os-level: no buffer object, no isatty/seek/fstat of a text file (a job's records
-        # are written thousands of times a minute)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            view = memoryview(raw)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # ---------------------------------------------------------------------- record validation
@@ -139,13 +114,6 @@ def state_problem(obj) -> str | None:
 def valid_state(obj) -> dict | None:
     """``obj`` if it is a well-formed job record (:func:`state_problem`), else None."""
     return obj if state_problem(obj) is None else None
-
-
-def resolve_workspace(option: str | None, settings: dict | None = None) -> str:
-    """``-w``, else ``$XPM_WORKSPACE``, else the setting ``workspace``, else ./xpm-workspace."""
-    path = option or os.environ.get("XPM_WORKSPACE") or (settings or {}).get("workspace") \
-        or "xpm-workspace"
-    return os.path.abspath(os.path.expanduser(path))
 
 
 class JobLock:

@@ -1,7 +1,6 @@
 """Where the workspace is (``-w``, ``$XPM_WORKSPACE``, the ``workspace`` setting,
 ./xpm-workspace), without importing workspace.py and what it brings (the index, sqlite3,
-json): the no-op fast path (cli/fastpath.py) needs only this. ``workspace.resolve_workspace``
-gives the same answer (tests/test_fastpath_unit.py holds them together)."""
+json): the no-op fast path (cli/fastpath.py) needs only this; workspace.py re-exports it."""
 from __future__ import annotations
 
 import os

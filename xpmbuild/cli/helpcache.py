@@ -112,7 +112,7 @@ def lookup(argv: list[str]) -> str | None:
 def store(argv: list[str], k: str, text: str) -> None:
     """Keep ``text`` under ``k`` (with the KEEP - 1 most recent others), atomically."""
     import marshal
-    import tempfile
+    from ..atomicfile import atomic_write
     path = cache_file()
     entries = _load(path)
     entries.pop(k, None)
@@ -120,17 +120,7 @@ def store(argv: list[str], k: str, text: str) -> None:
     kept[k] = text
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".help-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(marshal.dumps(kept))
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(path, marshal.dumps(kept))
     except OSError:
         pass                    # an unwritable cache only costs the speed
 
