@@ -105,12 +105,6 @@ class Launching:
             if node.handle is None or self.running.get(node.job.id) is not node or \
                     not node.state or node.state.get("status") != RUNNING:
                 continue
-            if node.handle.launcher_id is None:     # not started yet: its pid comes later
-                if not every:
-                    pending.append((t + RUNNING_RECORD_AFTER, node))
-                    break
-                continue
-            node.state["launcher_id"] = node.handle.launcher_id
             self._write(node, node.state, cache=False)
         if pending:
             wait = max(0.0, pending[0][0] - t)

@@ -225,9 +225,6 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
             node.lane.used -= self._need(node)
             node.lane.active -= 1
         node.handle = None
-        if node.state and node.state.get("launcher_id") is None and \
-                ended.handle.launcher_id is not None:     # started after its record was made
-            node.state["launcher_id"] = ended.handle.launcher_id
         if not os.path.isdir(node.dir):
             # the job removed its own folder (or put a file in its place): a failure; the
             # folder is made again to hold the record, when it can be
