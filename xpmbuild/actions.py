@@ -99,7 +99,15 @@ def _lookup(job: M.Job, chain):
     if head in task.outputs:
         return task.outputs[head]
     value = job.values[head]
-    for attr in chain[1:]:
+    if len(chain) > 1 and type(value) is list:     # ``{parts.out}``: each item's field
+        return [field_of(v, chain[1:]) for v in value]
+    return field_of(value, chain[1:])
+
+
+def field_of(value, attrs):
+    """``value.a.b…`` for the names ``attrs``: a config's field, a job's output (an
+    OutputRef) or parameter; None through an empty optional."""
+    for attr in attrs:
         t = type(value)
         if t is M.ConfigValue:
             value = value.values[attr]

@@ -19,7 +19,7 @@ import os
 import re
 
 from . import model as M
-from .actions import render_parts, to_text
+from .actions import field_of, render_parts, to_text
 from .servicedef import ServiceCall
 from .workspace import atomic_write
 
@@ -129,16 +129,9 @@ class _Values:
         if not rest:
             return self.param(head)
         value = self.call.values[head]
-        for attr in rest:
-            t = type(value)
-            if t is M.ConfigValue:
-                value = value.values[attr]
-            elif t is M.Job:
-                value = M.OutputRef(value, attr) if attr in value.task.outputs \
-                    else value.values[attr]
-            else:
-                return None
-        return self.absolute(value)
+        if type(value) is list:         # ``{models.log}``: each item's field
+            return self.absolute([field_of(v, rest) for v in value])
+        return self.absolute(field_of(value, rest))
 
 
 def _split_at_port(parts, template) -> list:

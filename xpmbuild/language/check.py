@@ -317,8 +317,15 @@ def _check_placeholder(chain, task: M.TaskDef, pos: Pos):
                         f"{suggest(head, known)}; known: {', '.join(known)}")
     t = task.params[head].type
     where = head
+    each = False        # under a list: the field of each item (``{parts.out}``)
     for attr in chain[1:]:
         inner = t.inner if isinstance(t, M.OptionalType) else t
+        if isinstance(inner, M.ListType) and not each:
+            each, inner = True, inner.item
+            inner = inner.inner if isinstance(inner, M.OptionalType) else inner
+            if not isinstance(inner, (M.ConfigType, M.TaskType)):
+                raise pos.error(f"{where} has type {t} and no field {attr!r} (a field of "
+                                f"each item needs a list of configs or jobs)")
         if isinstance(inner, M.ConfigType) and not isinstance(inner, M.TaskType):
             params = inner.definition.params
             if attr not in params:
@@ -336,4 +343,8 @@ def _check_placeholder(chain, task: M.TaskDef, pos: Pos):
                                 f"{suggest(attr, list(d.outputs) + list(d.params))}")
         else:
             raise pos.error(f"{where} has type {t} and no field {attr!r}")
+        if each and isinstance(t.inner if isinstance(t, M.OptionalType) else t,
+                               (M.ListType, M.DictType)):
+            raise pos.error(f"{where}.{attr} is a {t} of each item of {head}: a list of "
+                            f"lists or dicts has no words for the shell")
         where = f"{where}.{attr}"
