@@ -66,12 +66,20 @@ class LocalLauncher(Launcher):
         # (VmHWM) may be ours, not the command's, and is not recorded
         self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
+        self._scripts: dict = {}                # the wrapper's text (_script)
+        self._pin = None                        # SpawnPin, made at the first start
 
-    def _script(self, job_dir, locked):
+    def _script(self, locked):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
-        on fd 9 (launch protocol, recovery.py); the wrapper is base.job_wrapper."""
-        return job_wrapper(job_dir, os.getpid(), LOCK_FD if locked else None, logs=False,
-                           on_term=True)
+        on fd 9 (launch protocol, recovery.py); the wrapper is base.job_wrapper. The same
+        text for every job (made once): the folder is the job's ``$XPM_JOB_DIR``."""
+        key = locked
+        script = self._scripts.get(key)
+        if script is None:
+            script = self._scripts[key] = job_wrapper(
+                '"$XPM_JOB_DIR"', os.getpid(), LOCK_FD if locked else None, logs=False,
+                on_term=True)
+        return script
 
     def _env(self, env):
         """os.environ plus the settings' [env], built once (not per job)."""
@@ -114,12 +122,20 @@ class LocalLauncher(Launcher):
         locked = request.lock_fd is not None
         if locked:      # dup2 clears close-on-exec: the wrapper holds the lock from here
             actions.append((os.POSIX_SPAWN_DUP2, request.lock_fd, LOCK_FD))
+        if self._pin is None:
+            from .cpupin import SpawnPin
+            self._pin = SpawnPin()
+        pinned = self._pin.before()
+        pid = None
         try:
-            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(job_dir, locked)], child_env,
+            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(locked)], child_env,
                                  setsid=True, file_actions=actions)
         except OSError as e:
             self.machine.give(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
+        finally:
+            if pinned:
+                self._pin.after(pid)
         handle = Handle(key, job_dir, pid, {"host": self.host})
         self._t0[pid] = time.monotonic()
         self.limits.add(pid, requires, self._t0[pid])
