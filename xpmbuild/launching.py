@@ -13,6 +13,7 @@ from itertools import islice
 
 from . import jobfolder
 from .launchers.base import LaunchRequest
+from .launchers.inplace import runs_in_place
 from .reasons import reason
 from .workspace import ACTIVE, FAILED, RUNNING, note_history, now
 
@@ -60,7 +61,9 @@ class Launching:
         if not batch:
             return
         requests = [LaunchRequest(n.job.id, n.dir, self._requires(n), self.env,
-                                  self._after(n), n.lock.fd, n.job.task.name) for n in batch]
+                                  self._after(n), n.lock.fd, n.job.task.name,
+                                  n.decision.action is not None and
+                                  runs_in_place(n.decision.action)) for n in batch]
         for node, handle in zip(batch, launcher.start_many(requests)):
             if isinstance(handle, Exception):
                 lane.used -= self._need(node)

@@ -13,6 +13,7 @@ import signal
 import socket
 import time
 
+from .inplace import environment_allows
 from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
                    read_exit_file)
@@ -69,16 +70,16 @@ class LocalLauncher(Launcher):
         self._scripts: dict = {}                # the wrapper's text (_script)
         self._pin = None                        # SpawnPin, made at the first start
 
-    def _script(self, locked):
+    def _script(self, locked, in_place=False):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
         on fd 9 (launch protocol, recovery.py); the wrapper is base.job_wrapper. The same
         text for every job (made once): the folder is the job's ``$XPM_JOB_DIR``."""
-        key = locked
+        key = (locked, in_place)
         script = self._scripts.get(key)
         if script is None:
             script = self._scripts[key] = job_wrapper(
                 '"$XPM_JOB_DIR"', os.getpid(), LOCK_FD if locked else None, logs=False,
-                on_term=True)
+                on_term=True, in_place=in_place)
         return script
 
     def _env(self, env):
@@ -88,6 +89,7 @@ class LocalLauncher(Launcher):
             base = dict(os.environ)
             base.update({k: str(v) for k, v in (env or {}).items()})
             self._env_key, self._env_cache = key, base
+            self._in_place_ok = environment_allows(base)
         return self._env_cache
 
     def slots(self):
@@ -128,7 +130,8 @@ class LocalLauncher(Launcher):
         pinned = self._pin.before()
         pid = None
         try:
-            pid = os.posix_spawn(BASH, [BASH, "-c", self._script(locked)], child_env,
+            script = self._script(locked, request.in_place and self._in_place_ok)
+            pid = os.posix_spawn(BASH, [BASH, "-c", script], child_env,
                                  setsid=True, file_actions=actions)
         except OSError as e:
             self.machine.give(taken)
