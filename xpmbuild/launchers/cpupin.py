@@ -7,6 +7,7 @@ records every job, sits idle: measured at -j2 on 2 cores, 1.0-1.6 ms a spawn aga
 0.25 ms on a quiet machine. Pinned for the duration of the spawn to the CPU it runs on,
 the child starts there at once (its parent sleeps until the exec); right after, the child
 and the thread get their CPU mask back, so the job runs wherever the kernel puts it.
+Measured (5k W1 jobs, -j2, 2 cores, load ~3, alternated runs): 13.6 s against 16.3 s.
 """
 from __future__ import annotations
 
