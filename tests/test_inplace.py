@@ -30,6 +30,7 @@ WAIT_GO = "until test -e {here}/../go; do sleep 0.02; done"
     "until test -e go; do sleep 0.02; done\necho ok > o.txt",
     "python -m pkg.exec_tools --exec-mode fast > log.txt",
     "a |& b; c &> d.log; e 2>&1 | tee f",
+    "if [ -e x.txt ]; then cat x.txt > o; fi; [[ -s o ]] || exit 4",
 ])
 def test_commands_that_may_run_in_place(text):
     assert runs_in_place(text)
@@ -49,6 +50,7 @@ def test_commands_that_may_run_in_place(text):
     "server &", "a & b", "(cd sub && run)", "{ run; }", "run $(nproc)", "$CMD args",
     "run `date`", "e\\xec true", "e?ec true", "./*", "run <<EOF\nx\nEOF", "coproc run",
     "run # exec",
+    "[ab] x", "x [ab]", "ls ]x", "[[a]] x",
 ])
 def test_commands_that_take_the_subshell(text):
     assert not runs_in_place(text)

@@ -62,8 +62,7 @@ class Launching:
             return
         requests = [LaunchRequest(n.job.id, n.dir, self._requires(n), self.env,
                                   self._after(n), n.lock.fd, n.job.task.name,
-                                  n.decision.action is not None and
-                                  runs_in_place(n.decision.action)) for n in batch]
+                                  self._in_place(n)) for n in batch]
         for node, handle in zip(batch, launcher.start_many(requests)):
             if isinstance(handle, Exception):
                 lane.used -= self._need(node)
@@ -96,6 +95,12 @@ class Launching:
                 self._submitted(node)
             else:
                 self.running[node.job.id] = node
+
+    @staticmethod
+    def _in_place(node) -> bool:
+        """Whether its command may run in the wrapper's own shell (launchers/inplace.py)."""
+        action = node.decision.action if node.decision is not None else None
+        return action is not None and runs_in_place(action)
 
     def _record_running(self, timeout, every=False):
         """Write the ``running`` record of the jobs that have run RUNNING_RECORD_AFTER

@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import re
 
+#: ``[``, ``]``, ``[[``, ``]]`` as words of their own (a test), not globs
+_TEST_BRACKETS = re.compile(r"(?<![^\s;&|])(?:\[\[?|\]\]?)(?![^\s;&|])")
 #: characters that may build a word we cannot see, or start a subshell, a group, a
 #: background job or a here-document; a comment (``#``) is refused too
 _REFUSED_CHARS = re.compile(r"[$`\\(){}*?\[\]#\x00-\x08\x0b-\x1f\x7f]|<<|<>")
@@ -40,7 +42,8 @@ _NAMES = re.compile(r"(?<!\w)(IFS|BASH\w*|XPM_\w*|SHELLOPTS|PS4)(?!\w)")
 
 def runs_in_place(action_text: str) -> bool:
     """True only when the command certainly cannot skip or change the wrapper's record."""
-    if _REFUSED_CHARS.search(action_text) or _BACKGROUND.search(action_text):
+    words = _TEST_BRACKETS.sub(" ", action_text)
+    if _REFUSED_CHARS.search(words) or _BACKGROUND.search(words):
         return False
     bare = action_text.replace("'", "").replace('"', "")
     return not (_REFUSED_WORDS.search(bare) or _DOT.search(bare) or _NAMES.search(bare)

@@ -69,6 +69,7 @@ class LocalLauncher(Launcher):
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
         self._scripts: dict = {}                # the wrapper's text (_script)
         self._pin = None                        # SpawnPin, made at the first start
+        self._in_place_ok = False               # the environment allows it (_env)
 
     def _script(self, locked, in_place=False):
         """One bash per job, the logs opened by posix_spawn, the folder's lock inherited
