@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
+from .incremental import kept_outputs
 from .model import Plan
 from .reasons import is_shared
 from .rebuild import Rebuilder
@@ -118,7 +119,10 @@ def plan_nodes(plan: Plan, ws: Workspace, targets=()) -> list[PlanNode]:
     return [PlanNode(j, job_dir(j.task.name, j.id)) for j in jobs]
 
 
-def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
+def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={}):
+    """Decide every node; ``kept``: {id: state.json's stat} of jobs unchanged since the
+    last complete run (incremental.py), up to date, their records read only if a
+    dependent needs them."""
     by_id = {n.job.id: n for n in nodes}
     folders = _FolderNames(ws)
     read_state = ws.read_state
@@ -127,6 +131,9 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
     words = _SharedWords()
     for n in nodes:
         job = n.job
+        if job.id in kept:
+            n.status = DONE
+            continue
         state = read_state(n.dir, job.id) if folders.may_exist(job.task.name, job.id) \
             else None
         n.state = state
@@ -146,6 +153,12 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
             if dn is not None:
                 if dn.will_run or dn.status in ACTIVE:
                     waits.append(words.waits_on(d))
+                if dn.state is None and d.id in kept:
+                    got = kept_outputs(n.state, d.id)
+                    if got is not None:
+                        dep_states[d.id] = got
+                        continue
+                    dn.state = read_state(dn.dir, d.id, kept[d.id])
                 dep_states[d.id] = dn.state
             else:
                 dep_states[d.id] = ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
@@ -226,6 +239,12 @@ class _FolderNames:
         return names is None or job_id in names
 
 
+def _few_left(nodes, kept) -> bool:
+    """Whether so few jobs are left to decide (the others kept: incremental.py) that the
+    index is better read entry by entry than whole."""
+    return bool(kept) and len(nodes) - len(kept) <= 1000
+
+
 def _active_now(ws, n, state, by_id):
     """A job recorded as queued/running, as things stand (recovery.py): (status, reasons)
     if it is still queued or running, None if it ended (``n.state`` then holds what
@@ -247,12 +266,16 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
           settings: dict | None = None, on_interrupt=None,
-          launcher_name: str | None = None, services=None) -> BuildResult:
+          launcher_name: str | None = None, services=None, kept={},
+          record_current=False) -> BuildResult:
     """``launcher``: the run's launcher (default: local), ``launcher_name`` its name when
     none is made (a dry run); jobs are routed to others by the settings (routing.py).
     ``services``: a services.ServiceSession that starts the experiment's services when
     the first job starts and ends them with the run (without one, the services are
-    recorded only, for ``xpmbuild services start``)."""
+    recorded only, for ``xpmbuild services start``).
+    ``kept``: {id: state.json's stat} of jobs found unchanged since the last complete run
+    (incremental.py), up to date without a look at their records; ``record_current``: the experiment's
+    record is the one that run wrote, for this same plan (it is not written again)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = plan_nodes(plan, ws, targets) if dry_run_only else make_nodes(plan, ws, targets)
     settings = settings or {}
@@ -266,12 +289,12 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
     if dry_run_only:
         if ws.exists():
-            ws.load_index()
+            ws.load_index(lazy=_few_left(nodes, kept))
         else:
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
         rebuilder.untraced_new = True
-        dry_run(plan, ws, nodes, rebuilder)
+        dry_run(plan, ws, nodes, rebuilder, kept)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
                            routes=routes)
@@ -285,9 +308,10 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
             raise ValueError(f"--detach needs a launcher that chains dependencies itself "
                              f"(slurm); {one.name} is a {one.type} launcher")
     ws.create()
-    ws.load_index()
+    ws.load_index(lazy=_few_left(nodes, kept))
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
-    ws.write_experiment(plan.name, list(plan.jobs.values()), background=True)
+    if not record_current:
+        ws.write_experiment(plan.name, list(plan.jobs.values()), background=True)
     if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
                                                    "services")):
         from .servicefolder import record_services
@@ -309,7 +333,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
                           launchers=launchers, on_interrupt=on_interrupt, route=route,
                           on_first_start=services.start_all if services is not None
-                          and plan.services else None)
+                          and plan.services else None, kept=kept)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic(), routes=routes)

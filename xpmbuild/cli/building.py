@@ -82,7 +82,12 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
     from ..build import build
     from ..report import PlainReporter, RichReporter, console, render_plan, render_summary
     from ..launchers.base import LauncherError
-    plan = load_plan(file, defines, name, settings=settings)
+    inc = None
+    if not (force or force_all or detach):      # some files changed: which jobs they concern
+        from ..incremental import prepare
+        inc = prepare(ws, file, defs, name, targets, dry_run, settings.get("namespace"),
+                      noop.routing(settings, launcher_name))
+    plan = inc.plan if inc is not None else load_plan(file, defines, name, settings=settings)
     import gc
     # the plan lives until the end: the cyclic collector need never scan it again; a dry
     # run makes no garbage cycles worth a collection before it exits
@@ -112,7 +117,9 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
                        env=settings.get("env"), reporter=reporter, detach=detach,
                        settings=settings, launcher_name=launcher_name, services=session,
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
-                                                      reporter))
+                                                      reporter),
+                       kept=inc.kept if inc is not None else {},
+                       record_current=inc is not None and inc.carry.record_current)
     except ValueError as err:
         _fail(f"error: {err}")
     except LauncherError as err:    # the launcher gave up waiting, or its host refused us
@@ -132,7 +139,8 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
         try:
             noop.record(ws, file, defs, name, targets, plan, result.nodes, dry_run,
                         settings.get("namespace"), result.routes, result.launcher_name,
-                        noop.routing(settings, launcher_name))
+                        noop.routing(settings, launcher_name),
+                        carry=inc.carry if inc is not None else None)
         except OSError:
             pass        # only the fast path of the next run is lost (read-only, full disk)
     if as_json:
