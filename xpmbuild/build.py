@@ -39,6 +39,7 @@ class BuildResult:
     launcher_name: str = "local"
     t0: float = 0.0
     routes: dict = field(default_factory=dict)      # task name -> launcher name
+    kept: int = 0       # jobs kept as the last complete run left them (incremental.py)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +79,8 @@ class BuildResult:
         summary["jobs"] = len(self.nodes)
         summary["will_run" if self.dry_run else "ran"] = sum(
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
+        if self.kept:
+            summary["kept"] = self.kept
         if not self.dry_run:
             summary["failed"] = sum(1 for n in self.nodes if n.status == "failed")
             import resource
@@ -297,7 +300,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         dry_run(plan, ws, nodes, rebuilder, kept)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
-                           routes=routes)
+                           routes=routes, kept=len(kept))
     from .scheduler import Interrupted, Scheduler
     if launcher is None:
         from .launchers.local import LocalLauncher
@@ -336,7 +339,8 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
                           and plan.services else None, kept=kept)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
-                         launcher_name=launcher.name, t0=time.monotonic(), routes=routes)
+                         launcher_name=launcher.name, t0=time.monotonic(), routes=routes,
+                         kept=len(kept))
     try:
         scheduler.run()
     except Interrupted:
