@@ -84,11 +84,28 @@ def check(ws_root: str, file, defines, name, targets, dry_run=False, namespace=N
     return None
 
 
+# what the last failed check of this process saw: (key, manifest, index of the first
+# changed file), so that the incremental run after it (incremental.py) starts from there
+_checked: list = []
+
+
 def _check(key, with_nodes):
     m = load(key, with_nodes)
-    if m is None or changed_paths(m, first=True):
+    if m is None:
+        return None
+    changed = changed_paths(m, first=True)
+    if changed:
+        _checked[:] = [(key, m, changed[0])]
         return None
     return m
+
+
+def checked(key):
+    """(manifest, index of its first changed file) if this process's last check was of
+    ``key`` and found a change (the files before it were found unchanged), else None."""
+    if _checked and _checked[0][0] == key:
+        return _checked[0][1], _checked[0][2]
+    return None
 
 
 def load(key, with_nodes=lambda m: False):
@@ -124,15 +141,18 @@ def nodes_json(m) -> str | None:
     return m["nodes_json"] if type(m["nodes_json"]) is str else None
 
 
-def changed_paths(m, first=False) -> list[int]:
+def changed_paths(m, first=False, start=0) -> list[int]:
     """The indices (in ``m["paths"]``) of the files that no longer stat as recorded
-    (``first``: stop at the first one)."""
+    (``first``: stop at the first one; ``start``: the files before it are known to be
+    unchanged)."""
     sigs = array("q")
     sigs.frombytes(m["sigs"])
     stat = os.stat
     changed = []
-    i = 0
-    for k, path in enumerate(m["paths"].split("\0")):
+    i = 4 * start
+    paths = m["paths"].split("\0")
+    for k in range(start, len(paths)):
+        path = paths[k]
         try:
             st = stat(path)
         except OSError:
