@@ -74,8 +74,10 @@ class Incremental:
 def prepare(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None,
             routes_by="") -> Incremental | None:
     """The incremental answer to this command, or None (the full path)."""
-    for mode in ((True, False) if dry_run else (False,)):
-        key = noop._key(ws_root, file, defines, name, targets, mode, namespace, routes_by)
+    keys = [(noop._key(ws_root, file, defines, name, targets, mode, namespace, routes_by), mode)
+            for mode in ((True, False) if dry_run else (False,))]
+    keys.sort(key=lambda km: noop.checked(km[0]) is None)      # the one just checked first
+    for key, mode in keys:
         try:
             found = _prepare(ws_root, key, targets, is_run=not mode)
         except Exception:       # a damaged manifest or plan only costs the full path
