@@ -140,6 +140,10 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={
     decide = rebuilder.decide
     root = plan.root
     words = _SharedWords()
+    # a never-built job, nothing forced: it runs, for the one reason its neighbour or
+    # "never built" gives (what rebuilder.decide says of it), and waits on what runs
+    new_is_plain = rebuilder.untraced_new and not (rebuilder.force_all or rebuilder.force_tasks)
+    neighbours = rebuilder.neighbours
     for n in nodes:
         job = n.job
         if job.id in kept:
@@ -148,6 +152,14 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={
         where = n.dir
         state = read_state(where, job.id) if folders.may_exist(job.task.name, job.id) \
             else None
+        if state is None and new_is_plain:
+            waits = [words.waits_on(d) for d in job.deps
+                     if (dn := by_id.get(d.id)) is not None and (dn.will_run or
+                                                                  dn.status in ACTIVE)]
+            why = neighbours.reason(job) if neighbours is not None else None
+            n.status, n.will_run = NEW, True
+            n.reasons = words.reasons([why] if why is not None else words.never_built, waits)
+            continue
         n.state = state
         if state is not None and state.get("status") in ACTIVE:
             live = _active_now(ws, n, state, by_id)
@@ -204,11 +216,13 @@ class _SharedWords:
     lists made of shared reasons (the no-argument ones, reasons.py, and the "waits on"
     words of each dependency, made once) are shared; a plan's reasons are only read."""
 
-    __slots__ = ("words", "lists")
+    __slots__ = ("words", "lists", "never_built")
 
     def __init__(self):
+        from .reasons import reason
         self.words: dict = {}           # dependency id -> its "waits on" words
         self.lists: dict = {}           # ids of shared reasons -> one list of them
+        self.never_built = [reason("never_built")]
 
     def waits_on(self, dep) -> str:
         w = self.words.get(dep.id)
