@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
-from .incremental import kept_outputs
+from .incremental import kept_outputs, up_to_date_after
 from .model import Plan
 from .reasons import is_shared
 from .rebuild import Rebuilder
@@ -130,10 +130,12 @@ def plan_nodes(plan: Plan, ws: Workspace, targets=()) -> list[PlanNode]:
     return [PlanNode(j, root) for j in jobs]
 
 
-def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={}):
+def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={},
+            after=frozenset()):
     """Decide every node; ``kept``: {id: state.json's stat} of jobs unchanged since the
     last complete run (incremental.py), up to date, their records read only if a
-    dependent needs them."""
+    dependent needs them; ``after``: ids of jobs decided again only because jobs before
+    them are (incremental.up_to_date_after)."""
     by_id = {n.job.id: n for n in nodes}
     folders = _FolderNames(ws)
     read_state = ws.read_state
@@ -161,6 +163,14 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={
             n.reasons = words.reasons([why] if why is not None else words.never_built, waits)
             continue
         n.state = state
+        if job.id in after and up_to_date_after(job, state, kept,
+                                                lambda d: by_id[d.id].state):
+            waits = [words.waits_on(d) for d in job.deps if by_id[d.id].will_run or
+                     by_id[d.id].status in ACTIVE]
+            n.status = WAITING if waits else DONE
+            if waits:       # runs only if the dependency's outputs change (early cut-off)
+                n.reasons, n.will_run = words.reasons((), waits), True
+            continue
         if state is not None and state.get("status") in ACTIVE:
             live = _active_now(ws, n, state, by_id)
             if live is None:
@@ -292,7 +302,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
           settings: dict | None = None, on_interrupt=None,
-          launcher_name: str | None = None, services=None, kept={},
+          launcher_name: str | None = None, services=None, kept={}, after=frozenset(),
           record_current=False) -> BuildResult:
     """``launcher``: the run's launcher (default: local), ``launcher_name`` its name when
     none is made (a dry run); jobs are routed to others by the settings (routing.py).
@@ -300,8 +310,10 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     the first job starts and ends them with the run (without one, the services are
     recorded only, for ``xpmbuild services start``).
     ``kept``: {id: state.json's stat} of jobs found unchanged since the last complete run
-    (incremental.py), up to date without a look at their records; ``record_current``: the experiment's
-    record is the one that run wrote, for this same plan (it is not written again)."""
+    (incremental.py), up to date without a look at their records; ``after``: the jobs
+    decided again only because jobs before them are; ``record_current``: the
+    experiment's record is the one that run wrote, for this same plan (not written
+    again)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = plan_nodes(plan, ws, targets) if dry_run_only else make_nodes(plan, ws, targets)
     settings = settings or {}
@@ -320,7 +332,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
         rebuilder.untraced_new = True
-        dry_run(plan, ws, nodes, rebuilder, kept)
+        dry_run(plan, ws, nodes, rebuilder, kept, after)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
                            routes=routes, kept=len(kept))
@@ -359,7 +371,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
                           launchers=launchers, on_interrupt=on_interrupt, route=route,
                           on_first_start=services.start_all if services is not None
-                          and plan.services else None, kept=kept)
+                          and plan.services else None, kept=kept, after=after)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
                          launcher_name=launcher.name, t0=time.monotonic(), routes=routes,

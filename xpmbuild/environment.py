@@ -72,24 +72,42 @@ def _cache_file() -> str:
     return os.path.join(user_cache_dir(), "packages.json")
 
 
-def _cached_packages(key) -> dict | None:
-    """Reading the metadata of every distribution costs ~0.15 s a run (150 of them)."""
+_KEPT = 32         # command lines of other folders and interpreters each have their own
+
+
+def _digest(key) -> str:
+    import xxhash
+    return xxhash.xxh3_64_hexdigest(json.dumps(key).encode())
+
+
+def _read_cache() -> dict:
     try:
         with open(_cache_file(), encoding="utf-8") as f:
             doc = json.load(f)
-        if doc.get("key") == json.loads(json.dumps(key)) and type(doc.get("packages")) is dict:
-            return doc["packages"]
-    except (OSError, ValueError, AttributeError):
-        pass
+        return doc if type(doc) is dict else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _cached_packages(key) -> dict | None:
+    """Reading the metadata of every distribution costs ~0.15 s a run (150 of them)."""
+    entry = _read_cache().get(_digest(key))
+    if type(entry) is dict and type(entry.get("packages")) is dict and \
+            entry.get("key") == json.loads(json.dumps(key)):
+        return entry["packages"]
     return None
 
 
 def _store_packages(key, out: dict):
     from .atomicfile import atomic_write
+    doc = {k: v for k, v in _read_cache().items() if type(v) is dict}
+    doc[_digest(key)] = {"key": key, "packages": out, "at": time.time()}
+    if len(doc) > _KEPT:        # the least recently written go
+        doc = dict(sorted(doc.items(), key=lambda kv: kv[1].get("at") or 0)[-_KEPT:])
     try:
         os.makedirs(os.path.dirname(_cache_file()), exist_ok=True)
-        atomic_write(_cache_file(), json.dumps({"key": key, "packages": out}))
-    except (OSError, ValueError):
+        atomic_write(_cache_file(), json.dumps(doc))
+    except (OSError, ValueError, TypeError):
         pass        # only the next run's time is lost
 
 

@@ -63,12 +63,13 @@ class Carry:
 
 class Incremental:
     """The plan, the jobs kept as they are ({id: their state.json's stat, as checked}),
-    and the :class:`Carry`."""
+    the ids of the jobs decided again only because jobs before them are (``after``: their
+    own files are as they were; :func:`up_to_date_after`), and the :class:`Carry`."""
 
-    __slots__ = ("plan", "kept", "carry")
+    __slots__ = ("plan", "kept", "after", "carry")
 
-    def __init__(self, plan, kept: dict, carry: Carry):
-        self.plan, self.kept, self.carry = plan, kept, carry
+    def __init__(self, plan, kept: dict, after: set, carry: Carry):
+        self.plan, self.kept, self.after, self.carry = plan, kept, after, carry
 
 
 def prepare(ws_root: str, file, defines, name, targets, dry_run=False, namespace=None,
@@ -130,18 +131,21 @@ def _prepare(ws_root, key, targets, is_run):
                     dirty.add(jobs[pos].id)
                     break
     kept_pos, dirty_pos = set(), []
-    kept = {}
+    kept, after = {}, set()
     carry = Carry(m, kept_pos, dirty_pos, record_current, is_run)
     sigs = carry.sigs
     for pos, job in enumerate(jobs):        # dependency order: dependencies first
-        if job.id in dirty or any(d.id in dirty for d in job.deps):
+        if job.id in dirty:
+            dirty_pos.append(pos)
+        elif any(d.id in dirty for d in job.deps):
             dirty.add(job.id)
+            after.add(job.id)               # its own files are as they were
             dirty_pos.append(pos)
         else:
             kept_pos.add(pos)
             k = 4 * owned[offsets[pos]]       # a node's first file is its state.json
             kept[job.id] = (sigs[k], sigs[k + 1], sigs[k + 2], sigs[k + 3])
-    return Incremental(plan, kept, carry)
+    return Incremental(plan, kept, after, carry)
 
 
 def kept_outputs(dependent_state: dict | None, dep_id: str) -> dict | None:
@@ -159,3 +163,28 @@ def kept_outputs(dependent_state: dict | None, dep_id: str) -> dict | None:
     if type(outs) is not dict:
         return None
     return {"status": "done", "outputs": {k: (None, None, None, h) for k, h in outs.items()}}
+
+
+def up_to_date_after(job, state: dict | None, kept, state_of) -> bool:
+    """Whether a job of ``after`` (decided again only because jobs before it are; its
+    record, outputs and inputs are as the manifest saw them) is up to date as it stands:
+    its record says done, and each dependency that is not ``kept`` now has the outputs
+    its recorded trace holds (``state_of(dep)``: the dependency's state as the run knows
+    it). Its fingerprint is then the one recorded: the same plan (the same command), the
+    same inputs and code, the same dependencies' outputs. False: decide it in full."""
+    if not state or state.get("status") != "done":
+        return False
+    recorded = (state.get("trace") or {}).get("deps")
+    if type(recorded) is not dict:
+        return False
+    for d in job.deps:
+        if d.id in kept:
+            continue
+        st = state_of(d)
+        rec = recorded.get(d.id)
+        if not st or type(rec) is not dict or st.get("status") != "done":
+            return False
+        outs = st.get("outputs") or {}
+        if len(outs) != len(rec) or any(rec.get(k) != v[3] for k, v in outs.items()):
+            return False
+    return True

@@ -30,7 +30,7 @@ from collections import deque
 
 from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
 from .elsewhere import Elsewhere, Recovering
-from .incremental import kept_outputs
+from .incremental import kept_outputs, up_to_date_after
 from .launchers.base import Ended, LauncherError
 from .lanes import LaneWaits, Queues
 from .launching import Launching
@@ -101,13 +101,14 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
-                 route=None, on_first_start=None, kept={}):
+                 route=None, on_first_start=None, kept={}, after=frozenset()):
         """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
         started on another one; ``on_interrupt(n_running)``: True to cancel the running
         jobs on Ctrl-C, False to leave them running; ``route(job)``: the launcher of a
         job (None: ``launcher``, the run's default); ``on_first_start()``: called once,
         when the first job has started (the experiment's services start then); ``kept``:
-        {id: state.json's stat} of jobs unchanged since the last run (incremental.py)."""
+        {id: state.json's stat} of jobs unchanged since the last run (incremental.py);
+        ``after``: ids of jobs decided again only because jobs before them are."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -125,7 +126,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
         self.detach = detach
         self.on_interrupt = on_interrupt
         self.on_first_start = on_first_start
-        self.kept = kept
+        self.kept, self.after = kept, after
         self.elsewhere = Elsewhere(workspace, self.to_launch.lanes, launchers)
         self.ready: deque[Node] = deque()
         self.unrecorded: deque = deque()   # (due, node): running records not yet written
@@ -216,6 +217,12 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
             self.reporter.up_to_date(node)
             return self._done(node)
         state = self.ws.read_state(node.dir, node.job.id)
+        if node.job.id in self.after and up_to_date_after(
+                node.job, state, self.kept, lambda d: self.by_id[d.id].state):
+            node.state, node.status, node.reasons = state, DONE, []
+            self.counts["up_to_date"] += 1
+            self.reporter.up_to_date(node)
+            return self._done(node)
         if state is not None and state.get("status") in ACTIVE:
             state = self._recover(node, state)
             if state is None:

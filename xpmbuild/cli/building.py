@@ -119,6 +119,7 @@ def _build(file, targets, workspace, jobs, launcher_name, defines, dry_run, keep
                        on_interrupt=_interrupt_policy(cancel_on_interrupt, leave_running,
                                                       reporter),
                        kept=inc.kept if inc is not None else {},
+                       after=inc.after if inc is not None else frozenset(),
                        record_current=inc is not None and inc.carry.record_current)
     except ValueError as err:
         _fail(f"error: {err}")
