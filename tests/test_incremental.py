@@ -223,3 +223,78 @@ def test_a_run_with_targets_and_defines_keeps_its_own_manifest(tmp_path):
     assert t.a.executions() == t.b.executions() == ["part0-b.txt", "part1-b.txt",
                                                     "part2-b.txt"]
     t.plan_then_run()
+
+
+# ---------------------------------------------------------------------- faults
+SLOW = """\
+task part {
+    i: int
+    src: path
+    output out = "out.txt"
+    shell "echo part{i} >> {here}/runs.log; sleep 0.2; cat {src} > {out}; echo {i} >> {out}"
+}
+task agg {
+    parts: list[part]
+    output out = "all.txt"
+    shell "echo agg >> {here}/runs.log; cat {parts.out} > {out}"
+}
+agg(parts=[part(i=i, src=s) for s in ["a.txt", "b.txt"] for i in range(4)])
+"""
+
+
+def test_incremental_runs_started_together_run_each_job_once(tmp_path):
+    """Two incremental runs at once: each job the change concerns runs once (the folder
+    locks), both succeed, and what they leave is complete."""
+    from buildutil import kill_group
+    proj = Project(tmp_path, SLOW, files={"a.txt": "a\n", "b.txt": "b\n"})
+    proj.run()
+    proj.executions()
+    proj.write("a.txt", "A\n")
+    procs = [proj.popen("-j", "2", "--json") for _ in range(2)]
+    try:
+        results = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill_group(p.pid)
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, f"exit {p.returncode}\n{out[-2000:]}\n{err[-3000:]}"
+    ran = proj.executions()
+    assert sorted(r for r in ran if r != "agg") == [f"part{i}" for i in range(4)], ran
+    assert ran.count("agg") in (1, 2)     # the second may find it stale again after the first
+    doc = proj.run_json()
+    assert doc["summary"]["ran"] == 0 and proj.executions() == []
+    agg = [n for n in doc["nodes"] if n["task"] == "agg"][0]
+    with open(os.path.join(agg["dir"], "all.txt")) as f:
+        assert f.read().count("A\n") == 4
+
+
+def test_kill_9_during_an_incremental_run_loses_nothing(tmp_path):
+    """SIGKILL while an incremental run's jobs run: the next run finishes the work,
+    nothing that was done is redone, and nothing is marked done that was not."""
+    from buildutil import kill_group, wait_for
+    proj = Project(tmp_path, SLOW, files={"a.txt": "a\n", "b.txt": "b\n"})
+    proj.run()
+    proj.executions()
+    proj.write("b.txt", "B\n")
+    p = proj.popen("-j", "1")
+    try:
+        wait_for(lambda: os.path.exists(proj.path("runs.log")) and
+                 len(open(proj.path("runs.log")).read().split()) >= 2, 60,
+                 what="two jobs of the incremental run to start")
+    finally:
+        kill_group(p.pid)
+        p.communicate(timeout=60)
+    first = proj.executions()
+    doc = proj.run_json("-j", "2")
+    second = proj.executions()
+    assert doc["summary"]["failed"] == 0 and all(n["status"] == "done" for n in doc["nodes"])
+    parts = [r for r in first + second if r.startswith("part")]
+    assert sorted(set(parts)) == [f"part{i}" for i in range(4)]
+    # a part started by the killed run may run again (it never finished); none runs 3 times
+    assert all(parts.count(x) <= 2 for x in set(parts))
+    assert "agg" in second
+    assert proj.run_json()["summary"]["ran"] == 0
+    agg = [n for n in proj.last["nodes"] if n["task"] == "agg"][0]
+    with open(os.path.join(agg["dir"], "all.txt")) as f:
+        assert f.read().count("B\n") == 4
