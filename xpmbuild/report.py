@@ -277,6 +277,38 @@ def render_plan(result, con) -> None:
     con.print(table)
 
 
+def summary_line(result) -> str:
+    """The last line of a run: ``N jobs: D done (R ran, U up to date), F failed, S skipped``."""
+    failed = sum(1 for n in result.nodes if n.status == "failed" and not n.skipped)
+    skipped = sum(1 for n in result.nodes if n.skipped)
+    c = result.counts
+    done = sum(1 for n in result.nodes if n.status == "done")
+    msg = (f"{len(result.nodes)} jobs: {done} done ({c.get('ran', 0)} ran, "
+           f"{c.get('up_to_date', 0)} up to date), {failed} failed, {skipped} skipped")
+    return msg + (" — interrupted" if result.interrupted else "")
+
+
+def plain_summary(result, out=None) -> bool:
+    """Print the summary of a run that went well without rich, when rich would print the
+    same plain line (not a terminal, no colour forced, a line shorter than its width);
+    False: nothing printed, render_summary's to do."""
+    import os
+    out = out or sys.stdout
+    env = os.environ
+    if not result.ok or getattr(result, "detached", False) or out.isatty() or any(
+            k in env for k in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
+        return False
+    line = summary_line(result)
+    try:
+        width = int(env.get("COLUMNS") or 80)
+    except ValueError:
+        return False
+    if len(line) >= width or not line.isprintable():
+        return False
+    out.write(line + "\n")
+    return True
+
+
 def render_summary(result, con) -> None:
     from .build import tail
     import os
@@ -301,12 +333,5 @@ def render_summary(result, con) -> None:
                       f"{esc(label(n.job))}  ({esc('; '.join(n.reasons[:2]))})")
         con.print(f"[cyan]{len(submitted)} jobs queued on {esc(result.launcher_name)}[/]; "
                   "`xpmbuild status` follows them")
-    c = result.counts
-    ran = c.get("ran", 0)
-    done = sum(1 for n in result.nodes if n.status == "done")
-    msg = (f"{len(result.nodes)} jobs: {done} done ({ran} ran, {c.get('up_to_date', 0)} up to "
-           f"date), {len(failed)} failed, {len(skipped)} skipped")
-    if result.interrupted:
-        msg += " — interrupted"
     style = "green" if result.ok else "red"
-    con.print(text(msg, style))
+    con.print(text(summary_line(result), style))
