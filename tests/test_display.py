@@ -223,3 +223,22 @@ def test_json_is_untouched(proj):
     r = status_of(proj, "--json")
     tags = {n["tags"].get("x") for n in json.loads(r.stdout)["nodes"]}
     assert {TAG_A, TAG_B} <= tags
+
+
+def test_a_big_plan_table_shows_its_first_rows_and_how_many_more(tmp_path):
+    from xpmbuild.report import PLAN_SHOWN_ROWS
+    n = PLAN_SHOWN_ROWS + 37
+    proj = Project(tmp_path, f"""
+task t {{
+    i: int
+    output o = "o"
+    shell "echo {{i}} > {{o}}"
+}}
+for i in range({n}) {{ t(i=tag(i)) }}
+""")
+    out = proj.plan().stdout
+    assert f"{n} of {n} jobs would run" in out
+    rows = [line for line in out.splitlines() if "│ t/" in line]
+    assert len(rows) == PLAN_SHOWN_ROWS
+    assert "37 more (--json lists them all)" in out
+    assert len(proj.plan_json()["nodes"]) == n

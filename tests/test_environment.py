@@ -75,3 +75,46 @@ def test_a_dry_run_records_no_environment(tmp_path):
     proj = Project(tmp_path, EXP.replace("N", "1"))
     proj.plan()
     assert environments(proj) == []
+
+
+def latest(proj):
+    return max(environments(proj), key=lambda e: e["time"])
+
+
+def _dist(folder, name, version):
+    info = os.path.join(folder, f"{name}-{version}.dist-info")
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return info
+
+
+def test_packages_installed_or_upgraded_between_runs_are_seen(tmp_path):
+    """The package list is cached (reading ~150 distributions' metadata costs ~0.15 s a
+    run) while no folder of sys.path changed; installing, upgrading or removing one
+    changes its folder, and the next run lists what is there now."""
+    site = tmp_path / "site"
+    site.mkdir()
+    cache = tmp_path / "cache"
+    from buildutil import clean_env
+    proj = Project(tmp_path / "p", EXP.replace("N", "1"),
+                   env=clean_env(PYTHONPATH=os.pathsep.join([str(site)] + sys.path[1:]),
+                                 XDG_CACHE_HOME=str(cache)))
+    proj.run()
+    assert "xpm-demo-dist" not in latest(proj)["packages"]
+    info = _dist(site, "xpm_demo_dist", "1.0")                  # installed
+    proj.write_xpm(EXP.replace("N", "2"))
+    proj.run()
+    assert latest(proj)["packages"].get("xpm_demo_dist") == "1.0"
+    assert (cache / "xpmbuild" / "packages.json").exists()
+    import shutil
+    shutil.rmtree(info)                                           # upgraded
+    _dist(site, "xpm_demo_dist", "2.0")
+    proj.write_xpm(EXP.replace("N", "3"))
+    proj.run()
+    assert latest(proj)["packages"].get("xpm_demo_dist") == "2.0"
+    # a damaged cache is read past
+    (cache / "xpmbuild" / "packages.json").write_text("{not json")
+    proj.write_xpm(EXP.replace("N", "4"))
+    proj.run()
+    assert latest(proj)["packages"].get("xpm_demo_dist") == "2.0"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
+from .incremental import kept_outputs, up_to_date_after
 from .model import Plan
 from .reasons import is_shared
 from .rebuild import Rebuilder
@@ -38,6 +39,7 @@ class BuildResult:
     launcher_name: str = "local"
     t0: float = 0.0
     routes: dict = field(default_factory=dict)      # task name -> launcher name
+    kept: int = 0       # jobs kept as the last complete run left them (incremental.py)
 
     @property
     def ok(self) -> bool:
@@ -77,6 +79,8 @@ class BuildResult:
         summary["jobs"] = len(self.nodes)
         summary["will_run" if self.dry_run else "ran"] = sum(
             1 for n in self.nodes if (n.will_run if self.dry_run else n.ran))
+        if self.kept:
+            summary["kept"] = self.kept
         if not self.dry_run:
             summary["failed"] = sum(1 for n in self.nodes if n.status == "failed")
             import resource
@@ -96,40 +100,77 @@ def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list[Node]:
 
 
 class PlanNode:
-    """A job in a plan (a dry run): what the plan says of it, nothing a launch needs."""
+    """A job in a plan (a dry run): what the plan says of it, nothing a launch needs.
+    Its folder is made from the workspace's jobs folder when asked for (a 100k-job plan
+    would otherwise hold 100k path strings, ~15 MB)."""
 
-    __slots__ = ("job", "dir", "status", "reasons", "will_run", "state")
+    __slots__ = ("job", "jobs_root", "status", "reasons", "will_run", "state")
     ran = False                 # a plan runs nothing
     skipped = False
     error = None
 
-    def __init__(self, job, job_dir):
+    def __init__(self, job, jobs_root):
         self.job = job
-        self.dir = job_dir
+        self.jobs_root = jobs_root      # shared by every node
         self.status = NEW
         self.reasons: list = ()         # Reason (reasons.py); a list once decided
         self.will_run = False
         self.state = None
 
+    @property
+    def dir(self) -> str:
+        job = self.job
+        return f"{self.jobs_root}/{job.task.name}/{job.id}"
+
 
 def plan_nodes(plan: Plan, ws: Workspace, targets=()) -> list[PlanNode]:
     jobs = select(plan, targets)
-    job_dir = ws.job_dir
-    return [PlanNode(j, job_dir(j.task.name, j.id)) for j in jobs]
+    root = ws.jobs_root
+    assert ws.job_dir("t", "i") == f"{root}/t/i"
+    return [PlanNode(j, root) for j in jobs]
 
 
-def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
+def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={},
+            after=frozenset()):
+    """Decide every node; ``kept``: {id: state.json's stat} of jobs unchanged since the
+    last complete run (incremental.py), up to date, their records read only if a
+    dependent needs them; ``after``: ids of jobs decided again only because jobs before
+    them are (incremental.up_to_date_after)."""
     by_id = {n.job.id: n for n in nodes}
     folders = _FolderNames(ws)
     read_state = ws.read_state
     decide = rebuilder.decide
     root = plan.root
     words = _SharedWords()
+    # a never-built job, nothing forced: it runs, for the one reason its neighbour or
+    # "never built" gives (what rebuilder.decide says of it), and waits on what runs
+    new_is_plain = rebuilder.untraced_new and not (rebuilder.force_all or rebuilder.force_tasks)
+    neighbours = rebuilder.neighbours
     for n in nodes:
         job = n.job
-        state = read_state(n.dir, job.id) if folders.may_exist(job.task.name, job.id) \
+        if job.id in kept:
+            n.status = DONE
+            continue
+        where = n.dir
+        state = read_state(where, job.id) if folders.may_exist(job.task.name, job.id) \
             else None
+        if state is None and new_is_plain:
+            waits = [words.waits_on(d) for d in job.deps
+                     if (dn := by_id.get(d.id)) is not None and (dn.will_run or
+                                                                  dn.status in ACTIVE)]
+            why = neighbours.reason(job) if neighbours is not None else None
+            n.status, n.will_run = NEW, True
+            n.reasons = words.reasons([why] if why is not None else words.never_built, waits)
+            continue
         n.state = state
+        if job.id in after and up_to_date_after(job, state, kept,
+                                                lambda d: by_id[d.id].state):
+            waits = [words.waits_on(d) for d in job.deps if by_id[d.id].will_run or
+                     by_id[d.id].status in ACTIVE]
+            n.status = WAITING if waits else DONE
+            if waits:       # runs only if the dependency's outputs change (early cut-off)
+                n.reasons, n.will_run = words.reasons((), waits), True
+            continue
         if state is not None and state.get("status") in ACTIVE:
             live = _active_now(ws, n, state, by_id)
             if live is None:
@@ -146,11 +187,17 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder):
             if dn is not None:
                 if dn.will_run or dn.status in ACTIVE:
                     waits.append(words.waits_on(d))
+                if dn.state is None and d.id in kept:
+                    got = kept_outputs(n.state, d.id)
+                    if got is not None:
+                        dep_states[d.id] = got
+                        continue
+                    dn.state = read_state(dn.dir, d.id, kept[d.id])
                 dep_states[d.id] = dn.state
             else:
                 dep_states[d.id] = ws.read_state(ws.job_dir(d.task.name, d.id), d.id)
         # the decision itself is not kept: a plan launches nothing (a run decides again)
-        decision = decide(job, n.dir, state, dep_states, root)
+        decision = decide(job, where, state, dep_states, root)
         if decision.conflict:
             n.status, n.reasons = "failed", [decision.conflict]
             continue
@@ -179,11 +226,13 @@ class _SharedWords:
     lists made of shared reasons (the no-argument ones, reasons.py, and the "waits on"
     words of each dependency, made once) are shared; a plan's reasons are only read."""
 
-    __slots__ = ("words", "lists")
+    __slots__ = ("words", "lists", "never_built")
 
     def __init__(self):
+        from .reasons import reason
         self.words: dict = {}           # dependency id -> its "waits on" words
         self.lists: dict = {}           # ids of shared reasons -> one list of them
+        self.never_built = [reason("never_built")]
 
     def waits_on(self, dep) -> str:
         w = self.words.get(dep.id)
@@ -226,6 +275,12 @@ class _FolderNames:
         return names is None or job_id in names
 
 
+def _few_left(nodes, kept) -> bool:
+    """Whether so few jobs are left to decide (the others kept: incremental.py) that the
+    index is better read entry by entry than whole."""
+    return bool(kept) and len(nodes) - len(kept) <= 1000
+
+
 def _active_now(ws, n, state, by_id):
     """A job recorded as queued/running, as things stand (recovery.py): (status, reasons)
     if it is still queued or running, None if it ended (``n.state`` then holds what
@@ -247,12 +302,18 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
           env=None, reporter: Reporter | None = None, detach=False,
           settings: dict | None = None, on_interrupt=None,
-          launcher_name: str | None = None, services=None) -> BuildResult:
+          launcher_name: str | None = None, services=None, kept={}, after=frozenset(),
+          record_current=False) -> BuildResult:
     """``launcher``: the run's launcher (default: local), ``launcher_name`` its name when
     none is made (a dry run); jobs are routed to others by the settings (routing.py).
     ``services``: a services.ServiceSession that starts the experiment's services when
     the first job starts and ends them with the run (without one, the services are
-    recorded only, for ``xpmbuild services start``)."""
+    recorded only, for ``xpmbuild services start``).
+    ``kept``: {id: state.json's stat} of jobs found unchanged since the last complete run
+    (incremental.py), up to date without a look at their records; ``after``: the jobs
+    decided again only because jobs before them are; ``record_current``: the
+    experiment's record is the one that run wrote, for this same plan (not written
+    again)."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     nodes = plan_nodes(plan, ws, targets) if dry_run_only else make_nodes(plan, ws, targets)
     settings = settings or {}
@@ -266,15 +327,15 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
     if dry_run_only:
         if ws.exists():
-            ws.load_index()
+            ws.load_index(lazy=_few_left(nodes, kept))
         else:
             from .hashing import HashCache
             ws.hashes, ws._rows = HashCache(), {}
         rebuilder.untraced_new = True
-        dry_run(plan, ws, nodes, rebuilder)
+        dry_run(plan, ws, nodes, rebuilder, kept, after)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
-                           routes=routes)
+                           routes=routes, kept=len(kept))
     from .scheduler import Interrupted, Scheduler
     if launcher is None:
         from .launchers.local import LocalLauncher
@@ -285,9 +346,10 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
             raise ValueError(f"--detach needs a launcher that chains dependencies itself "
                              f"(slurm); {one.name} is a {one.type} launcher")
     ws.create()
-    ws.load_index()
+    ws.load_index(lazy=_few_left(nodes, kept))
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
-    ws.write_experiment(plan.name, list(plan.jobs.values()), background=True)
+    if not record_current:
+        ws.write_experiment(plan.name, list(plan.jobs.values()), background=True)
     if plan.services or os.path.isdir(os.path.join(ws.root, "experiments", plan.name,
                                                    "services")):
         from .servicefolder import record_services
@@ -309,10 +371,11 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
                           max_slots=jobs, env=env, reporter=reporter, detach=detach,
                           launchers=launchers, on_interrupt=on_interrupt, route=route,
                           on_first_start=services.start_all if services is not None
-                          and plan.services else None)
+                          and plan.services else None, kept=kept, after=after)
     import time
     result = BuildResult(plan, ws, nodes, dry_run=False, detached=detach,
-                         launcher_name=launcher.name, t0=time.monotonic(), routes=routes)
+                         launcher_name=launcher.name, t0=time.monotonic(), routes=routes,
+                         kept=len(kept))
     try:
         scheduler.run()
     except Interrupted:

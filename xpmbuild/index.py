@@ -154,6 +154,22 @@ class Index:
             return {}, {}
         return files, rows
 
+    def load_lazy(self):
+        """Like :meth:`load`, each entry read when first asked for (a run that decides a
+        few jobs again needs a few of them: incremental.py)."""
+        db = self._connect()
+        if db is None:
+            return {}, {}
+
+        def state_row(r):
+            s, m, n, c, blob = r
+            if type(blob) is bytes and len(blob) > 8 and _digest(blob[8:]) == blob[:8]:
+                return (s, m, n, c, blob[8:])
+            return None
+        return (_Lazy(db, "SELECT size, mtime_ns, ino, hash FROM files WHERE path=?", tuple),
+                _Lazy(db, "SELECT size, mtime_ns, ino, ctime_ns, state FROM job_states "
+                          "WHERE id=?", state_row))
+
     def save(self, files: dict, rows: dict) -> bool:
         """Write new entries in one transaction (False: not written, kept for later)."""
         db = self._connect()
@@ -182,6 +198,35 @@ class Index:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+class _Lazy:
+    """One table of the index as the dict the workspace reads it as (``get``, ``[]=``),
+    each key looked up once, when first asked for."""
+
+    __slots__ = ("_db", "_sql", "_make", "_known")
+
+    def __init__(self, db, sql: str, make):
+        self._db, self._sql, self._make = db, sql, make
+        self._known: dict = {}
+
+    def get(self, key, default=None):
+        known = self._known
+        if key in known:
+            value = known[key]
+        else:
+            try:
+                row = self._db.execute(self._sql, (key,)).fetchone()
+            except (sqlite3.Error, ValueError, TypeError):
+                row = None
+            value = known[key] = self._make(row) if row is not None else None
+        return default if value is None else value
+
+    def __setitem__(self, key, value):
+        self._known[key] = value
+
+    def __bool__(self):
+        return True
 
 
 def _corrupt(err: sqlite3.Error, schema=False) -> bool:

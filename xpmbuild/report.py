@@ -53,6 +53,9 @@ _format_tags = None
 
 
 PLAN_DONE_ROWS = 50     # a plan of more jobs than this lists only the jobs that would run
+# the rows a plan table shows at most (a rich table costs ~0.5 ms a row: 500 rows were a
+# quarter of a second); --json lists every job
+PLAN_SHOWN_ROWS = 100
 
 
 def fmt_resources(res) -> str:
@@ -263,14 +266,47 @@ def render_plan(result, con) -> None:
         if not n.will_run and len(nodes) > PLAN_DONE_ROWS:
             continue
         shown += 1
-        if shown > 500:
-            table.add_row("…", "", "", *([""] if routed else []), f"{len(will) - 500} more")
+        if shown > PLAN_SHOWN_ROWS:
+            table.add_row("…", "", "", *([""] if routed else []),
+                          f"{len(will) - PLAN_SHOWN_ROWS} more (--json lists them all)")
             break
         st = n.status
         where = [text(routes.get(n.job.task.name, default))] if routed else []
         table.add_row(text(n.job.short), text(fmt_tags(n.job.tags)), status_text(st), *where,
                       text("; ".join(n.reasons)))
     con.print(table)
+
+
+def summary_line(result) -> str:
+    """The last line of a run: ``N jobs: D done (R ran, U up to date), F failed, S skipped``."""
+    failed = sum(1 for n in result.nodes if n.status == "failed" and not n.skipped)
+    skipped = sum(1 for n in result.nodes if n.skipped)
+    c = result.counts
+    done = sum(1 for n in result.nodes if n.status == "done")
+    msg = (f"{len(result.nodes)} jobs: {done} done ({c.get('ran', 0)} ran, "
+           f"{c.get('up_to_date', 0)} up to date), {failed} failed, {skipped} skipped")
+    return msg + (" — interrupted" if result.interrupted else "")
+
+
+def plain_summary(result, out=None) -> bool:
+    """Print the summary of a run that went well without rich, when rich would print the
+    same plain line (not a terminal, no colour forced, a line shorter than its width);
+    False: nothing printed, render_summary's to do."""
+    import os
+    out = out or sys.stdout
+    env = os.environ
+    if not result.ok or getattr(result, "detached", False) or out.isatty() or any(
+            k in env for k in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
+        return False
+    line = summary_line(result)
+    try:
+        width = int(env.get("COLUMNS") or 80)
+    except ValueError:
+        return False
+    if len(line) >= width or not line.isprintable():
+        return False
+    out.write(line + "\n")
+    return True
 
 
 def render_summary(result, con) -> None:
@@ -297,12 +333,5 @@ def render_summary(result, con) -> None:
                       f"{esc(label(n.job))}  ({esc('; '.join(n.reasons[:2]))})")
         con.print(f"[cyan]{len(submitted)} jobs queued on {esc(result.launcher_name)}[/]; "
                   "`xpmbuild status` follows them")
-    c = result.counts
-    ran = c.get("ran", 0)
-    done = sum(1 for n in result.nodes if n.status == "done")
-    msg = (f"{len(result.nodes)} jobs: {done} done ({ran} ran, {c.get('up_to_date', 0)} up to "
-           f"date), {len(failed)} failed, {len(skipped)} skipped")
-    if result.interrupted:
-        msg += " — interrupted"
     style = "green" if result.ok else "red"
-    con.print(text(msg, style))
+    con.print(text(summary_line(result), style))

@@ -30,6 +30,7 @@ from collections import deque
 
 from .reporter import Reporter  # noqa: F401  (the interface, re-exported)
 from .elsewhere import Elsewhere, Recovering
+from .incremental import kept_outputs, up_to_date_after
 from .launchers.base import Ended, LauncherError
 from .lanes import LaneWaits, Queues
 from .launching import Launching
@@ -68,16 +69,46 @@ class Node:
         self.claimed = None             # its folder locked ahead: made fresh (launching.py)
 
 
-class Scheduler(Recovering, Launching, Retrying, LaneWaits):
+class DepStates:
+    """The recorded states of a node's dependencies, for the rebuilder; a kept one's
+    (unchanged since the last complete run, incremental.py) is read only when needed."""
+
+    def _dep_states(self, node):
+        out = {}
+        for d in node.job.deps:
+            dn = self.by_id.get(d.id)
+            if dn is None:
+                out[d.id] = self.ws.read_state(self.ws.job_dir(d.task.name, d.id), d.id)
+            elif self.detach and dn.status in ACTIVE:
+                out[d.id] = PENDING     # detached: submitted, its outputs known later
+            else:
+                out[d.id] = self._state(dn, node.state)
+        return out
+
+    def _state(self, node, dependent_state=None):
+        """``node``'s state; for a kept node with a dependent's state given, its outputs
+        as the dependent recorded them (incremental.kept_outputs), when it has them."""
+        if node.state is None and node.job.id in self.kept:
+            if dependent_state is not None:
+                got = kept_outputs(dependent_state, node.job.id)
+                if got is not None:
+                    return got
+            node.state = self.ws.read_state(node.dir, node.job.id, self.kept[node.job.id])
+        return node.state
+
+
+class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
     def __init__(self, workspace: Workspace, rebuilder: Rebuilder, launcher, nodes: list[Node],
                  root: str, keep_going=False, max_slots=None, env=None, reporter=None,
                  poll_interval=0.2, detach=False, launchers=None, on_interrupt=None,
-                 route=None, on_first_start=None):
+                 route=None, on_first_start=None, kept={}, after=frozenset()):
         """``launchers(name)``: makes the launcher of that name, for jobs an earlier run
         started on another one; ``on_interrupt(n_running)``: True to cancel the running
         jobs on Ctrl-C, False to leave them running; ``route(job)``: the launcher of a
         job (None: ``launcher``, the run's default); ``on_first_start()``: called once,
-        when the first job has started (the experiment's services start then)."""
+        when the first job has started (the experiment's services start then); ``kept``:
+        {id: state.json's stat} of jobs unchanged since the last run (incremental.py);
+        ``after``: ids of jobs decided again only because jobs before them are."""
         self.ws = workspace
         self.rebuilder = rebuilder
         self.launcher = launcher
@@ -95,6 +126,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.detach = detach
         self.on_interrupt = on_interrupt
         self.on_first_start = on_first_start
+        self.kept, self.after = kept, after
         self.elsewhere = Elsewhere(workspace, self.to_launch.lanes, launchers)
         self.ready: deque[Node] = deque()
         self.unrecorded: deque = deque()   # (due, node): running records not yet written
@@ -175,23 +207,22 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         self.to_launch.clear()
 
     # ------------------------------------------------------------------ decisions
-    def _dep_states(self, node):
-        out = {}
-        for d in node.job.deps:
-            dn = self.by_id.get(d.id)
-            if dn is None:
-                out[d.id] = self.ws.read_state(self.ws.job_dir(d.task.name, d.id), d.id)
-            elif self.detach and dn.status in ACTIVE:
-                out[d.id] = PENDING     # detached: submitted, its outputs known later
-            else:
-                out[d.id] = dn.state
-        return out
-
     def _consider(self, node: Node):
         if self.stopping and not self.keep_going:
             self._skip(node, reason("stopped"))
             return
+        if node.job.id in self.kept:    # its record is read only if a dependent needs it
+            node.status, node.reasons = DONE, []
+            self.counts["up_to_date"] += 1
+            self.reporter.up_to_date(node)
+            return self._done(node)
         state = self.ws.read_state(node.dir, node.job.id)
+        if node.job.id in self.after and up_to_date_after(
+                node.job, state, self.kept, lambda d: self.by_id[d.id].state):
+            node.state, node.status, node.reasons = state, DONE, []
+            self.counts["up_to_date"] += 1
+            self.reporter.up_to_date(node)
+            return self._done(node)
         if state is not None and state.get("status") in ACTIVE:
             state = self._recover(node, state)
             if state is None:
@@ -237,7 +268,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits):
         try:
             state = record_end(self.ws, node.dir, node.job.id, node.job.task.outputs,
                                node.state, ended.exit_code, ended.reason, ended.status,
-                               lambda d: (self.by_id[d].state if d in self.by_id else None))
+                               lambda d: (self._state(self.by_id[d]) if d in self.by_id else None))
         except OSError as e:        # an output that cannot be read
             state = dict(node.state or {}, status=FAILED, ended=now(),
                          exit_code=ended.exit_code, reason=f"cannot check its outputs: {e}")

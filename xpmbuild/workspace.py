@@ -167,11 +167,12 @@ class Workspace:
             sys.stderr.write(f"warning: {message}\n")
             sys.stderr.flush()
 
-    def load_index(self):
-        """Load the file-hash cache and the cached job states (index.py; one query each)."""
+    def load_index(self, lazy: bool = False):
+        """Load the file-hash cache and the cached job states (index.py; one query each;
+        ``lazy``: one query per entry, when it is first needed)."""
         if self.hashes is not None:
             return
-        files, rows = self.index.load()
+        files, rows = self.index.load_lazy() if lazy else self.index.load()
         self.hashes = HashCache(files)
         self._rows = rows
 
@@ -192,19 +193,24 @@ class Workspace:
         self.index.close()
 
     # ------------------------------------------------------------------ states
-    def read_state(self, job_dir: str, job_id: str | None = None) -> dict | None:
+    def read_state(self, job_dir: str, job_id: str | None = None, known=None) -> dict | None:
         """The job's recorded state, or None if it never ran. Uses the index when valid.
 
         A record that cannot be read or is not a well-formed record (:func:`state_problem`)
-        is a lost build, rebuilt by the next run, with a warning naming the file."""
+        is a lost build, rebuilt by the next run, with a warning naming the file.
+        ``known``: the state.json's (size, mtime_ns, ino, ctime_ns) as just checked by the
+        caller (incremental.py), which saves the stat."""
         path = job_dir + "/" + STATE
-        try:
-            st = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as err:
-            return self._damaged(path, err.strerror or str(err))
-        key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+        if known is not None:
+            key = known
+        else:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as err:
+                return self._damaged(path, err.strerror or str(err))
+            key = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
         if job_id is not None and self._rows is not None:
             row = self._rows.get(job_id)
             if row is not None and tuple(row[:4]) == key:

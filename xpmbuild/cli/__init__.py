@@ -31,9 +31,8 @@ def run_main():  # console-script entry point
             from .app import main
             render(argv, main)
             return
-        from .fastpath import try_noop
-        if try_noop(argv):
-            sys.exit(0)
+        from .fastpath import try_build
+        try_build(argv)         # a run/plan it reads as click would: answered, or built
         from .app import main
         main(standalone_mode=True)
     except KeyboardInterrupt:

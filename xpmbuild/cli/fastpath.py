@@ -196,9 +196,31 @@ def _workspace_usable(root: str, write: bool) -> bool:
     return True
 
 
-def try_noop(argv: list[str]) -> bool:
-    """Answer a no-op ``run``/``plan --json`` from the manifest; False: take the full path."""
+def try_build(argv: list[str]) -> None:
+    """A ``run``/``plan`` command line this reader reads exactly as click would: answered
+    from the no-op manifest, else built by buildcmd._build, without click (both exit).
+    Anything else returns, for the full command line."""
     a = parse_build_args(argv)
+    if a is None:
+        return
+    if try_noop(argv, a):
+        sys.exit(0)
+    from ..graph import parse_assignments
+    try:
+        defines = parse_assignments(a["defines"], "-D")
+    except ValueError:
+        return                  # click reports it, with the usage
+    from .buildcmd import _build
+    file, targets = a["positional"][0], tuple(a["positional"][1:])
+    _build(file, targets, a["workspace"], int(a["jobs"]) if a["jobs"] is not None else None,
+           a["launcher"], defines, a["dry_run"], a.get("keep_going", False), (), False,
+           a["json"], a["name"], a["settings"], noop_checked=True)
+
+
+def try_noop(argv: list[str], a=None) -> bool:
+    """Answer a no-op ``run``/``plan --json`` from the manifest; False: take the full path.
+    ``a``: the command line as parse_build_args read it."""
+    a = a or parse_build_args(argv)
     if a is None:
         return False
     from ..settings import SettingsError, load

@@ -10,6 +10,8 @@ import difflib
 import os
 import unicodedata
 
+from ..position import Pos  # noqa: F401  (re-exported: syntax nodes carry it)
+
 # A source line longer than this is shown as a window around the column.
 MAX_SHOWN = 160
 
@@ -117,20 +119,3 @@ def display_path(file: str) -> str:
     except ValueError:      # another drive (Windows)
         return file
     return file if rel == ".." or rel.startswith(".." + os.sep) else rel
-
-
-class Pos:
-    """A position in a source file, attached to syntax nodes."""
-
-    __slots__ = ("file", "line", "column")
-
-    def __init__(self, file: str, line: int, column: int):
-        self.file = file
-        self.line = line
-        self.column = column
-
-    def error(self, message: str) -> XpmError:
-        return XpmError(message, self.file, self.line, self.column)
-
-    def __repr__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"

@@ -76,6 +76,40 @@ def binop_value(op, a, b, pos):
 
 _SIZED = frozenset(("*", "+", "%"))
 
+# The common cases of binop_value without its checks, for the operators of a plan's
+# loops (``0.001 * (l + 1)``, ``i == 0``): ints of at most 62 bits (no bound can be
+# reached), finite floats. Anything else (``_SLOW``) goes through binop_value.
+_SLOW = object()
+_SMALL = 1 << 62
+
+
+def _arith(fn):
+    def fast(a, b):
+        ta, tb = type(a), type(b)
+        if ta is int and tb is int:
+            if -_SMALL < a < _SMALL and -_SMALL < b < _SMALL:
+                return fn(a, b)
+        elif (ta is float or ta is int and -_SMALL < a < _SMALL) and \
+                (tb is float or tb is int and -_SMALL < b < _SMALL):
+            r = fn(a, b)
+            if r - r == 0.0:        # finite (inf - inf and nan are not 0)
+                return r
+        return _SLOW
+    return fast
+
+
+def _compare(fn):
+    def fast(a, b):
+        ta, tb = type(a), type(b)
+        if (ta is int or ta is float or ta is str) and tb is ta:
+            return fn(a, b)
+        return _SLOW
+    return fast
+
+
+_FAST = {op: _arith(_BINOPS[op]) for op in ("+", "-", "*")}
+_FAST.update({op: _compare(_BINOPS[op]) for op in ("==", "!=", "<", "<=", ">", ">=")})
+
 
 class ExprCompiler:
     """Compiles expressions into closures over an environment dict.
@@ -161,7 +195,15 @@ class ExprCompiler:
     def e_BinOp(self, e):
         fl, fr = self.expr(e.left), self.expr(e.right)
         op, pos = e.op, e.pos
-        return lambda env: binop_value(op, fl(env), fr(env), pos)
+        fast = _FAST.get(op)
+        if fast is None:
+            return lambda env: binop_value(op, fl(env), fr(env), pos)
+
+        def run(env):
+            a, b = fl(env), fr(env)
+            r = fast(a, b)
+            return r if r is not _SLOW else binop_value(op, a, b, pos)
+        return run
 
     def e_ListComp(self, e):
         return compile_list_comp(self, e)
