@@ -143,3 +143,60 @@ t()
     targets = re.findall(r"-> (.*)$", read(os.path.join(d, "o.txt")), re.M)
     assert targets, read(os.path.join(d, "o.txt"))
     assert os.path.realpath(d) not in [os.path.realpath(t) for t in targets]
+
+
+# a DAG of in-place jobs only (no `$`: they log their names, not their folders and pids)
+CAMPAIGN = """\
+task leaf {
+    i: int
+    output o = "o.txt"
+    shell "echo start leaf{i} >> {here}/../runs.log; sleep 0.01; echo {i} > {o}; echo end leaf{i} >> {here}/../runs.log"
+}
+task mid {
+    k: int
+    a: leaf
+    b: leaf
+    output o = "o.txt"
+    shell "echo start mid{k} >> {here}/../runs.log; cat {a.o} {b.o} > {o}; echo end mid{k} >> {here}/../runs.log"
+}
+leaves = [leaf(i=i) for i in range(60)]
+for k in range(30) { mid(k=k, a=leaves[2 * k], b=leaves[2 * k + 1]) }
+"""
+
+
+@pytest.mark.slow
+def test_kill9_campaign_on_in_place_jobs_runs_each_once(tmp_path):
+    """xpmbuild SIGKILLed at random moments over 10 trials of a 90-job DAG whose commands
+    all run in place, the next run started at once while the killed run's jobs go on:
+    every job ran exactly once, every record says done, every output is right."""
+    import random
+    import time
+    rng = random.Random(20261202)
+    kills = 0
+    for trial in range(10):
+        root = tmp_path / f"t{trial}"
+        proj = Project(root / "exp", CAMPAIGN)
+        log = str(root / "runs.log")
+        for _round in range(rng.randint(1, 3)):
+            p = proj.popen("-j", str(rng.choice([2, 8, 30])))
+            deadline = time.monotonic() + rng.uniform(0.0, 1.2)
+            while time.monotonic() < deadline and p.poll() is None:
+                time.sleep(0.005)
+            if p.poll() is None:
+                kills += 1
+            kill_group(p.pid, signal.SIGKILL)
+            p.communicate(timeout=30)
+        proj.run("-j", "8", timeout=300)
+        words = read(log).split("\n")
+        starts = [w.split()[1] for w in words if w.startswith("start ")]
+        assert sorted(starts) == sorted(set(starts)), f"trial {trial}: a job ran twice"
+        assert len(starts) == 90, (trial, len(starts))
+        for d in proj.job_dirs("leaf") + proj.job_dirs("mid"):
+            assert proj.state(d)["status"] == "done", (trial, d, proj.state(d))
+            assert runs_in_place(read(os.path.join(d, "command.sh")).splitlines()[-1])
+        assert sorted(int(read(os.path.join(d, "o.txt"))) for d in proj.job_dirs("leaf")) \
+            == list(range(60))
+        doc = proj.run_json()
+        assert all(n["status"] == "done" for n in doc["nodes"])
+        assert len([w for w in read(log).split("\n") if w.startswith("start ")]) == 90
+    assert kills >= 5
