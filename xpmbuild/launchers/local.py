@@ -68,7 +68,6 @@ class LocalLauncher(Launcher):
         self._own_rss = 0
         self.limits = TimeLimits()              # requires time=: TIMEOUT locally too
         self._scripts: dict = {}                # the wrapper's text (_script)
-        self._pin = None                        # SpawnPin, made at the first start
         self._in_place_ok = False               # the environment allows it (_env)
 
     def _script(self, locked, in_place=False):
@@ -125,11 +124,6 @@ class LocalLauncher(Launcher):
         locked = request.lock_fd is not None
         if locked:      # dup2 clears close-on-exec: the wrapper holds the lock from here
             actions.append((os.POSIX_SPAWN_DUP2, request.lock_fd, LOCK_FD))
-        if self._pin is None:
-            from .cpupin import SpawnPin
-            self._pin = SpawnPin()
-        pinned = self._pin.before()
-        pid = None
         try:
             script = self._script(locked, request.in_place and self._in_place_ok)
             pid = os.posix_spawn(BASH, [BASH, "-c", script], child_env,
@@ -137,9 +131,6 @@ class LocalLauncher(Launcher):
         except OSError as e:
             self.machine.give(taken)
             raise LauncherError(f"cannot start bash: {e}") from None
-        finally:
-            if pinned:
-                self._pin.after(pid)
         handle = Handle(key, job_dir, pid, {"host": self.host})
         self._t0[pid] = time.monotonic()
         self.limits.add(pid, requires, self._t0[pid])
