@@ -12,16 +12,15 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from buildutil import Project, clean_env  # noqa: E402
 
+# the modules are listed by an exit function: a run or plan ends with os._exit once
+# they have run (cli.quick_exit), so nothing after run_module would run
 PROBE = r"""
-import json, runpy, sys
+import atexit, json, runpy, sys
 sys.argv = ["xpmbuild"] + json.loads(sys.argv[1])
-try:
-    runpy.run_module("xpmbuild.cli", run_name="__main__")
-except SystemExit:
-    pass
 heavy = ("networkx", "starlette", "uvicorn", "xpmbuild.monitor", "xpmbuild.launchers.slurm", "xpmbuild.launchers.oar", "sh")
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy)),
-      file=sys.stderr)
+atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0]
+                                                in heavy or m in heavy)), file=sys.stderr))
+runpy.run_module("xpmbuild.cli", run_name="__main__")
 """
 
 
@@ -51,15 +50,13 @@ for i in range(3) { t(i=i) }
 
 
 LIGHT = r"""
-import json, runpy, sys
+import atexit, json, runpy, sys
 sys.argv = ["xpmbuild"] + json.loads(sys.argv[1])
-try:
-    runpy.run_module("xpmbuild.cli", run_name="__main__")
-except SystemExit:
-    pass
 heavy = ("click", "rich", "rich_click", "lark", "xpmbuild.language", "xpmbuild.cli.common")
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy
-                        or m.startswith("xpmbuild.language"))), file=sys.stderr)
+atexit.register(lambda: print(json.dumps(sorted(
+    m for m in sys.modules if m.split(".")[0] in heavy or m in heavy
+    or m.startswith("xpmbuild.language"))), file=sys.stderr))
+runpy.run_module("xpmbuild.cli", run_name="__main__")
 """
 
 

@@ -122,6 +122,8 @@ def _prepare(ws_root, key, targets, is_run):
     offsets, owned = array("i"), array("i")
     offsets.frombytes(m["offsets"])
     owned.frombytes(m["owned"])
+    if not _consistent(m, paths, offsets, owned):
+        return None
     touched = set(k for k in changed if k >= fixed)
     dirty = set()
     if touched:
@@ -146,6 +148,15 @@ def _prepare(ws_root, key, targets, is_run):
             k = 4 * owned[offsets[pos]]       # a node's first file is its state.json
             kept[job.id] = (sigs[k], sigs[k + 1], sigs[k + 2], sigs[k + 3])
     return Incremental(plan, kept, after, carry)
+
+
+def _consistent(m, paths, offsets, owned) -> bool:
+    """Whether the manifest's tables fit together (a damaged one that still loads must not
+    send the run, or the record after it, past their ends)."""
+    n = m["count"]
+    return (len(m["sigs"]) == 32 * len(paths) and len(offsets) == n + 1 and offsets[0] == 0
+            and offsets[n] == len(owned) and all(offsets[i] < offsets[i + 1] for i in range(n))
+            and (not owned or (min(owned) >= 0 and max(owned) < len(paths))))
 
 
 def kept_outputs(dependent_state: dict | None, dep_id: str) -> dict | None:

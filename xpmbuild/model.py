@@ -193,8 +193,15 @@ def job_encoding(task_name: str, body: str, namespace: str | None = None) -> str
     """The encoding whose :func:`identity_hash` is a job's id:
     ``{"task":NAME,"params":{BODY}}``, with ``"namespace":NS,`` first when the
     ``namespace`` setting is set (only then: ids without one are unchanged)."""
-    head = '{"namespace":' + _json_str(namespace) + "," if namespace else "{"
-    return head + '"task":' + _json_str(task_name) + ',"params":{' + body + "}}"
+    head = _JOB_HEADS.get((task_name, namespace))
+    if head is None:        # the same few per plan: encoded once each
+        head = '{"namespace":' + _json_str(namespace) + "," if namespace else "{"
+        head = _JOB_HEADS[(task_name, namespace)] = \
+            head + '"task":' + _json_str(task_name) + ',"params":{'
+    return head + body + "}}"
+
+
+_JOB_HEADS: dict = {}
 
 
 def job_reference(job_id: str) -> str:

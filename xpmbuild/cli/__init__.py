@@ -32,11 +32,38 @@ def run_main():  # console-script entry point
             render(argv, main)
             return
         from .fastpath import try_build
-        try_build(argv)         # a run/plan it reads as click would: answered, or built
-        from .app import main
-        main(standalone_mode=True)
+        try:
+            try_build(argv)         # a run/plan it reads as click would: answered, or built
+            from .app import main
+            main(standalone_mode=True)
+        except SystemExit as done:
+            if argv and argv[0] in ("run", "plan"):
+                quick_exit(done)
+            raise
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+
+
+def quick_exit(done: SystemExit):
+    """End a run or plan without freeing its objects one by one (a 1M-job plan's take
+    ~0.8 s): the exit functions run and the standard streams are flushed, as at a normal
+    exit, then the process ends. Returns (for a normal exit) when another thread is
+    alive, the code is not a number, or a stream cannot be flushed."""
+    import threading
+    code = done.code
+    if code is None:
+        code = 0
+    if type(code) is not int or threading.active_count() > 1:
+        return
+    import atexit
+    import os
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code & 0xFF)
 
 
 def __getattr__(name):

@@ -29,6 +29,15 @@ class Compiler(ExprCompiler):
 
     def stmts(self, stmts):
         fs = [(self.stmt(s), s.pos) for s in stmts]
+        if len(fs) == 1:            # a loop's usual body: one call, no list to walk
+            (only, only_pos), = fs
+
+            def run_one(env):
+                try:
+                    only(env)
+                except (RecursionError, MemoryError) as err:
+                    raise resource_error(err, only_pos) from None
+            return run_one
 
         def run(env):
             pos = None
