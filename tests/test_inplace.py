@@ -98,11 +98,13 @@ def _in_place(d: str, script: str) -> bool:
 def test_an_in_place_job_records_its_own_end_after_kill9(tmp_path, end, status, code):
     proj = _exp(tmp_path, end)
     p = proj.popen()
-    d, _pid, script = _running_wrapper(proj)
-    assert _in_place(d, script), script
-    kill_group(p.pid, signal.SIGKILL)
-    p.communicate(timeout=30)
-    write(proj.path("../go"), "")
+    try:
+        d, _pid, script = _running_wrapper(proj)
+        assert _in_place(d, script), script
+        kill_group(p.pid, signal.SIGKILL)
+        p.communicate(timeout=30)
+    finally:        # the job ends whatever happened above (never left waiting)
+        write(proj.path("../go"), "")
     # recorded by the job itself (xpmbuild.finish on the lock it inherited on fd 9)
     wait_for(lambda: (proj.state(d) or {}).get("status") == status, 30,
              what=f"the job to record its own end as {status}")
@@ -119,10 +121,13 @@ def test_an_in_place_job_records_its_own_end_after_kill9(tmp_path, end, status, 
 def test_a_sigterm_to_an_in_place_job_is_recorded_as_143(tmp_path):
     proj = _exp(tmp_path, "echo ok > {o}")
     p = proj.popen()
-    d, pid, script = _running_wrapper(proj)
-    assert _in_place(d, script), script
-    os.killpg(pid, signal.SIGTERM)          # the job's own process group, as `kill` would
-    p.communicate(timeout=60)
+    try:
+        d, pid, script = _running_wrapper(proj)
+        assert _in_place(d, script), script
+        os.killpg(pid, signal.SIGTERM)      # the job's own process group, as `kill` would
+        p.communicate(timeout=60)
+    finally:        # the job ends whatever happened above (never left waiting)
+        write(proj.path("../go"), "")
     st = proj.state(d)
     assert st["status"] == "failed" and st["exit_code"] == 143, st
     assert read(os.path.join(d, ".xpm-exit")).strip() == "143"
