@@ -155,9 +155,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={
         state = read_state(where, job.id) if folders.may_exist(job.task.name, job.id) \
             else None
         if state is None and new_is_plain:
-            waits = [words.waits_on(d) for d in job.deps
-                     if (dn := by_id.get(d.id)) is not None and (dn.will_run or
-                                                                  dn.status in ACTIVE)]
+            waits = words.waits(job, by_id)
             why = neighbours.reason(job) if neighbours is not None else None
             n.status, n.will_run = NEW, True
             n.reasons = words.reasons([why] if why is not None else words.never_built, waits)
@@ -165,8 +163,7 @@ def dry_run(plan: Plan, ws: Workspace, nodes: list, rebuilder: Rebuilder, kept={
         n.state = state
         if job.id in after and up_to_date_after(job, state, kept,
                                                 lambda d: by_id[d.id].state):
-            waits = [words.waits_on(d) for d in job.deps if by_id[d.id].will_run or
-                     by_id[d.id].status in ACTIVE]
+            waits = words.waits(job, by_id)
             n.status = WAITING if waits else DONE
             if waits:       # runs only if the dependency's outputs change (early cut-off)
                 n.reasons, n.will_run = words.reasons((), waits), True
@@ -233,6 +230,11 @@ class _SharedWords:
         self.words: dict = {}           # dependency id -> its "waits on" words
         self.lists: dict = {}           # ids of shared reasons -> one list of them
         self.never_built = [reason("never_built")]
+
+    def waits(self, job, by_id) -> list:
+        """The "waits on" words of the job's dependencies that will run (or are running)."""
+        return [self.waits_on(d) for d in job.deps
+                if (dn := by_id.get(d.id)) is not None and (dn.will_run or dn.status in ACTIVE)]
 
     def waits_on(self, dep) -> str:
         w = self.words.get(dep.id)

@@ -25,16 +25,16 @@ from . import noop, plancache
 
 
 class Carry:
-    """What the run takes over from the manifest: the files of its kept jobs (by their
-    position in the manifest's nodes, the same as the run's), the nodes' JSON, and whether
-    the experiment's record is as the manifest saw it."""
+    """What the run takes over from the manifest: its tables (the nodes in the same order
+    as the run's), the positions of the nodes decided again (``dirty``), the nodes' JSON,
+    and whether the experiment's record is as the manifest saw it."""
 
-    __slots__ = ("paths", "sigs", "offsets", "owned", "kept", "dirty", "_m", "record_current",
+    __slots__ = ("paths", "sigs", "offsets", "owned", "dirty", "_m", "record_current",
                  "is_run")
 
-    def __init__(self, m: dict, kept: set, dirty: list, record_current: bool, is_run: bool):
+    def __init__(self, m: dict, record_current: bool, is_run: bool):
         self._m = m
-        self.dirty = dirty          # the positions of the other nodes
+        self.dirty: list = []       # filled by _prepare
         self.is_run = is_run        # from a run's manifest (else a plan's)
         self.paths = m["paths"].split("\0")
         self.sigs = array("q")
@@ -43,14 +43,7 @@ class Carry:
         self.offsets.frombytes(m["offsets"])
         self.owned = array("i")
         self.owned.frombytes(m["owned"])
-        self.kept = kept
         self.record_current = record_current
-
-    def files_of(self, pos: int) -> list:
-        """[(path, stat signature)] of the kept job at ``pos``, as the manifest has them."""
-        paths, sigs = self.paths, self.sigs
-        return [(paths[k], tuple(sigs[4 * k:4 * k + 4]))
-                for k in self.owned[self.offsets[pos]:self.offsets[pos + 1]]]
 
     @property
     def nodes_json(self) -> str | None:
@@ -95,7 +88,6 @@ def _prepare(ws_root, key, targets, is_run):
         return None
     changed = noop.changed_paths(m, start=start)
     fixed = m["fixed"]
-    paths = m["paths"].split("\0")
     record_current = True
     for k in changed:
         if k >= fixed:
@@ -104,6 +96,8 @@ def _prepare(ws_root, key, targets, is_run):
             record_current = False      # the experiment's record (a run's last fixed file)
             continue
         return None                     # a code file
+    carry = Carry(m, record_current, is_run)
+    paths, sigs, offsets, owned = carry.paths, carry.sigs, carry.offsets, carry.owned
     jobs_root = os.path.join(ws_root, "jobs") + os.sep
     from .pathcheck import path_problem
     for k in changed:
@@ -119,9 +113,6 @@ def _prepare(ws_root, key, targets, is_run):
         return None
     if len(jobs) != m["count"] or noop.ids_digest([j.id for j in jobs]) != m["ids"]:
         return None
-    offsets, owned = array("i"), array("i")
-    offsets.frombytes(m["offsets"])
-    owned.frombytes(m["owned"])
     if not _consistent(m, paths, offsets, owned):
         return None
     touched = set(k for k in changed if k >= fixed)
@@ -132,19 +123,15 @@ def _prepare(ws_root, key, targets, is_run):
                 if k in touched:
                     dirty.add(jobs[pos].id)
                     break
-    kept_pos, dirty_pos = set(), []
     kept, after = {}, set()
-    carry = Carry(m, kept_pos, dirty_pos, record_current, is_run)
-    sigs = carry.sigs
     for pos, job in enumerate(jobs):        # dependency order: dependencies first
         if job.id in dirty:
-            dirty_pos.append(pos)
+            carry.dirty.append(pos)
         elif any(d.id in dirty for d in job.deps):
             dirty.add(job.id)
             after.add(job.id)               # its own files are as they were
-            dirty_pos.append(pos)
+            carry.dirty.append(pos)
         else:
-            kept_pos.add(pos)
             k = 4 * owned[offsets[pos]]       # a node's first file is its state.json
             kept[job.id] = (sigs[k], sigs[k + 1], sigs[k + 2], sigs[k + 3])
     return Incremental(plan, kept, after, carry)

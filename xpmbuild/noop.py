@@ -172,9 +172,10 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
     ``routes`` ({task: launcher}) and ``launcher_name`` (the default) give each node its
     launcher, as the full path's --json does; ``routes_by`` (:func:`routing`) is what
     decided them. ``carry``: the run answered from an earlier manifest (incremental.py):
-    the files of the jobs it found unchanged are recorded as they were then, and the
-    nodes' JSON is the same. Each node's files are kept apart (``offsets``/``owned``), so
-    that the next run can tell which jobs a changed file concerns."""
+    the same plan, so the same files (only those of the jobs decided again are looked at
+    again, :func:`_record_carried`) and the same nodes' JSON. Each node's files are kept
+    apart (``offsets``/``owned``), so that the next run can tell which jobs a changed file
+    concerns."""
     from .code import CodeFinder, code_stat_paths
     from .rebuild import input_paths
     key = _key(ws_root, file, defines, name, targets, dry_run, namespace, routes_by)
@@ -208,23 +209,17 @@ def record(ws_root: str, file, defines, name, targets, plan, nodes, dry_run=Fals
     fixed = len(seen)
     where = {p: k for k, p in enumerate(seen)}
     offsets, owned = array("i", [0]), array("i")
-    kept = carry.kept if carry is not None else None
-    for pos, n in enumerate(nodes):
-        if kept is not None and pos in kept:
-            pairs = carry.files_of(pos)
-        else:
-            job = n.job
-            files = [n.dir + "/state.json"]
-            files += [n.dir + "/" + rel for rel in job.task.outputs.values()]
-            files += input_paths(job)
-            pairs = [(p, None) for p in files]
-        for p, sig in pairs:
+    for n in nodes:
+        job = n.job
+        files = [n.dir + "/state.json"]
+        files += [n.dir + "/" + rel for rel in job.task.outputs.values()]
+        files += input_paths(job)
+        for p in files:
             k = where.get(p)
             if k is None:
-                if sig is None:
-                    sig = _sig(p)
-                    if sig is None or sig == "dir":
-                        return False      # a folder or a missing file: no fast path
+                sig = _sig(p)
+                if sig is None or sig == "dir":
+                    return False      # a folder or a missing file: no fast path
                 k = where[p] = len(seen)
                 seen[p] = sig
             owned.append(k)

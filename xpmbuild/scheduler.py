@@ -212,17 +212,13 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
             self._skip(node, reason("stopped"))
             return
         if node.job.id in self.kept:    # its record is read only if a dependent needs it
-            node.status, node.reasons = DONE, []
-            self.counts["up_to_date"] += 1
-            self.reporter.up_to_date(node)
-            return self._done(node)
+            node.reasons = []
+            return self._up_to_date(node)
         state = self.ws.read_state(node.dir, node.job.id)
         if node.job.id in self.after and up_to_date_after(
                 node.job, state, self.kept, lambda d: self.by_id[d.id].state):
-            node.state, node.status, node.reasons = state, DONE, []
-            self.counts["up_to_date"] += 1
-            self.reporter.up_to_date(node)
-            return self._done(node)
+            node.state, node.reasons = state, []
+            return self._up_to_date(node)
         if state is not None and state.get("status") in ACTIVE:
             state = self._recover(node, state)
             if state is None:
@@ -236,11 +232,7 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
             self._fail(node, None, decision.conflict, record=False)
             return
         if not decision.stale:
-            node.status = DONE
-            self.counts["up_to_date"] += 1
-            self.reporter.up_to_date(node)
-            self._done(node)
-            return
+            return self._up_to_date(node)
         try:
             node.lane.launcher.check(node.job.task.requires)
         except LauncherError as e:      # it can never run here: refused before it starts
@@ -308,6 +300,12 @@ class Scheduler(Recovering, Launching, Retrying, LaneWaits, DepStates):
             dep.remaining -= 1
             if dep.remaining == 0 and dep.status == WAITING:
                 self.ready.append(dep)
+
+    def _up_to_date(self, node: Node):
+        node.status = DONE
+        self.counts["up_to_date"] += 1
+        self.reporter.up_to_date(node)
+        self._done(node)
 
     def _done(self, node: Node):
         self.counts["done"] += 1
