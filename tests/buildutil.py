@@ -146,6 +146,20 @@ class Project:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True, **kw)
 
+    def runs_together(self, n: int, *args, timeout=60) -> list[tuple[str, str]]:
+        """``n`` runs started at once; each must exit 0. Their (stdout, stderr); none is
+        left running whatever happens."""
+        procs = [self.popen(*args) for _ in range(n)]
+        try:
+            results = [p.communicate(timeout=timeout) for p in procs]
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    kill_group(p.pid)
+        for p, (out, err) in zip(procs, results):
+            assert p.returncode == 0, f"exit {p.returncode}\n{out[-2000:]}\n{err[-3000:]}"
+        return results
+
     # ------------------------------------------------------------------ the JSON document
     def nodes(self, task=None, doc=None) -> list[dict]:
         doc = doc or self.last

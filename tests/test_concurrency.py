@@ -47,15 +47,7 @@ for i in range(3) {
 @pytest.mark.slow
 def test_two_runs_on_one_workspace_run_each_job_once(tmp_path):
     proj = Project(tmp_path, SHARED)
-    procs = [proj.popen("-j", "2", "--json") for _ in range(2)]
-    try:
-        results = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                kill_group(p.pid)
-    for p, (out, err) in zip(procs, results):
-        assert p.returncode == 0, f"exit {p.returncode}\n{out}\n{err}"
+    results = proj.runs_together(2, "-j", "2", "--json")
     docs = [json.loads(out) for out, _ in results]
     lines = Counter(read(proj.path("log.txt")).split())
     expected = {f"work-{i}" for i in (0, 1, 2, 10, 11, 12)} | {f"total-{i}" for i in range(3)}

@@ -245,20 +245,11 @@ agg(parts=[part(i=i, src=s) for s in ["a.txt", "b.txt"] for i in range(4)])
 def test_incremental_runs_started_together_run_each_job_once(tmp_path):
     """Two incremental runs at once: each job the change concerns runs once (the folder
     locks), both succeed, and what they leave is complete."""
-    from buildutil import kill_group
     proj = Project(tmp_path, SLOW, files={"a.txt": "a\n", "b.txt": "b\n"})
     proj.run()
     proj.executions()
     proj.write("a.txt", "A\n")
-    procs = [proj.popen("-j", "2", "--json") for _ in range(2)]
-    try:
-        results = [p.communicate(timeout=120) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                kill_group(p.pid)
-    for p, (out, err) in zip(procs, results):
-        assert p.returncode == 0, f"exit {p.returncode}\n{out[-2000:]}\n{err[-3000:]}"
+    proj.runs_together(2, "-j", "2", "--json", timeout=120)
     ran = proj.executions()
     assert sorted(r for r in ran if r != "agg") == [f"part{i}" for i in range(4)], ran
     assert ran.count("agg") in (1, 2)     # the second may find it stale again after the first
