@@ -147,7 +147,12 @@ class Calls:
             inputs.configs[id(v)] = v
 
     def make_config(self, definition, kwargs, pos):
-        values, tags, deps, body = self.bind(definition, kwargs, pos)
+        return self.new_config(definition, self.bind(definition, kwargs, pos))
+
+    def new_config(self, definition, bound, pos=None):
+        """The config value of a bound call (:meth:`bind`'s result); ``pos`` is not used
+        (:meth:`new_job`'s signature)."""
+        values, tags, deps, body = bound
         enc = M.config_encoding(definition.name, body)
         value = M.ConfigValue(definition, values, tags, tuple(deps.values()), enc)
         if self.inputs is not None:     # its paths were checked at this call
@@ -169,7 +174,12 @@ class Calls:
         return None
 
     def make_job(self, definition, kwargs, pos):
-        values, tags, deps, body = self.bind(definition, kwargs, pos)
+        return self.new_job(definition, self.bind(definition, kwargs, pos), pos)
+
+    def new_job(self, definition, bound, pos):
+        """The job of a bound call (:meth:`bind`'s result): the plan's job of that
+        identity if there is one (it gets the call's tags it has not), else a new one."""
+        values, tags, deps, body = bound
         job_id = M.identity_hash(M.job_encoding(definition.name, body, self.namespace))
         jobs = self.plan.jobs
         job = jobs.get(job_id)

@@ -12,6 +12,7 @@ import operator
 
 from .. import model as M
 from . import syntax as S
+from .binding import compile_call
 from .calls import Calls, Ctx
 from .comprehension import compile_list_comp
 from .declarations import BUILTINS, Declarations
@@ -318,8 +319,4 @@ class ExprCompiler:
             kwargs.append((p, self.expr(kw.value), kw.value.pos))
         if self.on_config_call is not None:
             self.on_config_call(definition, e.pos)
-        calls = self.calls
-        make = {"task": calls.make_job, "service": calls.attach_service}.get(
-            definition.kind, calls.make_config)
-        pos = e.pos
-        return lambda env: make(definition, [(p, f(env), vpos) for p, f, vpos in kwargs], pos)
+        return compile_call(self.calls, definition, kwargs, e.pos)
