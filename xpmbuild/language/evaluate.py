@@ -17,7 +17,7 @@ from .calls import Ctx
 from .check import check, resolve_type
 from .declarations import BUILTINS, Declarations
 from .errors import XpmError, suggest
-from .expressions import ExprCompiler, truth
+from .expressions import ExprCompiler
 from .inputs import InputChecker
 from .limits import resource_error
 from .literals import shorten
@@ -49,6 +49,16 @@ class Compiler(ExprCompiler):
                 raise resource_error(err, pos) from None
         return run
 
+    def block(self, stmts):
+        """(closure, position) of the body of a ``for`` or an ``if``. A body of one
+        statement (a loop's usual body) is that statement's closure and its position: the
+        caller reports a RecursionError or a MemoryError at it (a ``try`` costs nothing
+        until something is raised; a wrapper would cost a call per iteration). A longer
+        body is :meth:`stmts`' closure, which reports them itself (position None)."""
+        if len(stmts) == 1:
+            return self.stmt(stmts[0]), stmts[0].pos
+        return self.stmts(stmts), None
+
     def stmt(self, s):
         t = type(s)
         if t is S.Assign:
@@ -73,7 +83,8 @@ class Compiler(ExprCompiler):
             return f
         if t is S.For:
             self._check_target(s.name, s.pos)
-            fi, body, name, pos = self.expr(s.iterable), self.stmts(s.body), s.name, s.iterable.pos
+            fi, name, pos = self.expr(s.iterable), s.name, s.iterable.pos
+            body, body_pos = self.block(s.body)
 
             def loop(env):
                 items = fi(env)
@@ -81,19 +92,41 @@ class Compiler(ExprCompiler):
                     items = list(items)
                 elif type(items) not in (list, str):
                     raise pos.error(f"cannot loop over {M.describe(items)}")
-                for item in items:
-                    env[name] = item
-                    body(env)
+                if body_pos is None:
+                    for item in items:
+                        env[name] = item
+                        body(env)
+                    return
+                try:
+                    for item in items:
+                        env[name] = item
+                        body(env)
+                except (RecursionError, MemoryError) as err:
+                    raise resource_error(err, body_pos) from None
             return loop
         if t is S.If:
-            fc, body = self.expr(s.cond), self.stmts(s.body)
-            orelse = self.stmts(s.orelse) if s.orelse else None
+            fc = self.expr(s.cond)
+            body, body_pos = self.block(s.body)
+            orelse, orelse_pos = self.block(s.orelse) if s.orelse else (None, None)
+            tagged = M.Tagged
 
             def branch(env):
-                if truth(fc(env)):
-                    body(env)
+                c = fc(env)
+                if type(c) is tagged:
+                    c = c.value
+                if c:
+                    run, at = body, body_pos
                 elif orelse is not None:
-                    orelse(env)
+                    run, at = orelse, orelse_pos
+                else:
+                    return
+                if at is None:
+                    run(env)
+                    return
+                try:
+                    run(env)
+                except (RecursionError, MemoryError) as err:
+                    raise resource_error(err, at) from None
             return branch
         raise s.pos.error("declarations are only allowed at the top level")  # pragma: no cover
 
