@@ -1,296 +1,229 @@
-"""A call site's binding without the general path's dispatch, for the usual arguments.
+"""A call site compiled into one function: its arguments evaluated, bound, and its value made.
 
 :meth:`.calls.Calls.bind` handles every value a parameter may receive. Most calls of a
 plan pass values that fit their parameter's type as they are (a job to a task-typed
-parameter, an int to an ``int``, a string to a ``path``...). For one call site, what
-can be decided once is decided when it is compiled: each passed parameter's kind (from
-its type), the order of the identity entries (by name), the values the parameters left
-out take, which parameters may carry dependencies or input paths. Then
-:meth:`FastBind.bind` binds one call with a few type tests per argument, and gives
-exactly what ``Calls.bind`` would give, or ``None`` when it cannot tell (a value that
-needs a conversion it does not make, a ``tag`` of an odd value, an input path with a
-problem, a config not checked yet...): then ``Calls.bind`` binds that call, and reports
-its errors at their positions. It never raises an error of its own and changes nothing
-``Calls.bind`` would not (it fills the same caches: paths, input checks).
+parameter, an int to an ``int``, a string to a ``path``...). For one call site, what can
+be decided once is decided when it is compiled: each passed parameter's kind (from its
+type), the order of the identity entries (by name), the values' order, the values the
+parameters left out take, which parameters may carry dependencies or input paths. The
+call's function is then written for that site alone (:func:`compile_call`: straight-line
+code, a few type tests per argument, no loop) and gives exactly what ``Calls.bind``
+would give — or, when a value is not one it binds as it is (a conversion it does not
+make, an odd value under a ``tag``, a float that is not finite, an input path with a
+problem, a config not checked yet...), hands the call's argument values to
+``Calls.bind``, which binds them and reports errors at their positions. The written code
+raises no error of its own and changes nothing ``Calls.bind`` would not (it fills the same
+caches: paths, input checks). Nothing of the user's text enters the written code: names,
+keys, definitions and defaults are constants of its namespace.
 
-A site is bound by ``Calls.bind`` alone (:func:`fast_binder` gives ``None``) when a
-parameter's type is a list, a dict (values that may nest jobs and paths), or when a
-parameter left out is required or defaults to anything but a plain scalar.
+A site is left to ``Calls.bind`` alone when a parameter's type is a list or a dict
+(values that may nest jobs and paths), or when a parameter left out is required or
+defaults to anything but a plain scalar (a path or a config default is checked there).
 """
 from __future__ import annotations
 
 from .. import model as M
 from .calls import _tag_display
 
-# the kinds of parameters (by type) bound here
-_INT, _FLOAT, _STR, _BOOL, _JOB, _CONFIG, _PATH, _CHOICE = range(8)
-_PRIMS = {"int": _INT, "float": _FLOAT, "str": _STR, "bool": _BOOL}
-_SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 _SCALARS = (int, float, str, bool)
-
-_Job, _Tagged, _ConfigValue = M.Job, M.Tagged, M.ConfigValue
-_PathValue, _OutputRef = M.PathValue, M.OutputRef
-_json_str = M._json_str
+_SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 
 
 def _kind(t):
-    """(kind, the definition or type it needs, optional) of a parameter's type; None:
-    not bound here."""
+    """(kind, optional) of a parameter's type; None: not bound here."""
     optional = type(t) is M.OptionalType
     if optional:
         t = t.inner
     tt = type(t)
     if tt is M.Prim:
-        return _PRIMS[t.name], None, optional
-    if tt is M.TaskType:
-        return _JOB, t.definition, optional
-    if tt is M.ConfigType:
-        return _CONFIG, t.definition, optional
-    if tt is M.PathType:
-        return _PATH, t, optional
-    if tt is M.ChoiceType:
-        return _CHOICE, t, optional
-    return None
+        return t.name, optional, t          # "int", "float", "str", "bool"
+    kind = {M.TaskType: "job", M.ConfigType: "config", M.PathType: "path",
+            M.ChoiceType: "choice"}.get(tt)
+    if kind is None:
+        return None
+    return kind, optional, t
 
 
-def fast_binder(calls, definition, params):
-    """The :class:`FastBind` of a call of ``definition`` passing ``params`` (ParamDefs,
-    in the call's order), or None when its calls are all left to ``Calls.bind``."""
-    slots = []
-    for p in params:
-        kind = _kind(p.type)
-        if kind is None:
-            return None
-        slots.append((p.name,) + kind)
+# How each kind converts ``{w}`` (its type in ``t``) and encodes it into ``{e}``: lines
+# before, then the condition under which ``{body}`` encodes it; otherwise the call is
+# handed to Calls.bind (``{decline}``). ``{a}`` names the definition (a job's, a
+# config's) or the type (a path, a choice).
+_CONVERT = {
+    "job": ("", "t is _Job and {w}.task is {a}",
+            "{e} = '{{\"job\":\"' + {w}.id + '\"}}'"),
+    "int": ("", "t is int", "{e} = str({w})"),
+    "float": ("if t is int and -_SMALL < {w} < _SMALL:\n    {w} = float({w})\n    t = float",
+              "t is float and {w} - {w} == 0.0",             # finite
+              "{e} = repr({w})"),
+    "str": ("", "t is str", "{e} = _json_str({w})"),
+    "bool": ("", "t is bool", "{e} = 'true' if {w} else 'false'"),
+    "path": ("", "t is str or t is _PathValue or t is _OutputRef",
+             "try:\n    {w} = {a}.coerce({w}, CTX)\nexcept _TypeMismatch:\n    {decline}\n"
+             "{e} = {w}.enc"),
+    "config": ("", "t is _ConfigValue and {w}.definition is {a}", "{e} = {w}.enc"),
+    "choice": ("", "t in _SCALARS",
+               "try:\n    {w} = {a}.coerce({w}, CTX)\nexcept _TypeMismatch:\n    {decline}\n"
+               "{e} = _encode({w})"),
+}
+
+
+def _block(text, n=4):
+    pad = " " * n
+    return "".join(pad + line + "\n" for line in text.splitlines())
+
+
+class _Writer:
+    """The source of one call site's function, and the constants it names."""
+
+    def __init__(self, calls, definition, n, new, slow, pos):
+        self.ns = {"_Job": M.Job, "_Tagged": M.Tagged, "_ConfigValue": M.ConfigValue,
+                   "_PathValue": M.PathValue, "_OutputRef": M.OutputRef,
+                   "_json_str": M._json_str, "_encode": M.encode, "_tag_display": _tag_display,
+                   "_TypeMismatch": M.TypeMismatch, "_SMALL": _SMALL, "_SCALARS": _SCALARS,
+                   "CTX": calls.ctx, "CHECKER": calls.inputs, "NEW": new, "SLOW": slow,
+                   "DEF": definition, "POS": pos}
+        self.lines = []
+        # the values as evaluated go to Calls.bind
+        self.decline = "return NEW(DEF, SLOW((" + "".join(f"v{i}, " for i in range(n)) + \
+            ")), POS)"
+
+    def const(self, name, value):
+        self.ns[name] = value
+        return name
+
+    def emit(self, text, indent=4):
+        self.lines.append(_block(text, indent))
+
+    def convert(self, i, kind, optional):
+        """The lines that convert and encode the argument ``i``."""
+        prelude, cond, body = _CONVERT[kind]
+        fill = {"w": f"w{i}", "e": f"e{i}", "a": f"A{i}", "decline": self.decline}
+        prelude, cond, body = (x.format(**fill) for x in (prelude, cond, body))
+        text = (prelude + "\n" if prelude else "") + f"if {cond}:\n" + _block(body) + \
+            "else:\n    " + self.decline
+        if optional:
+            text = f"if w{i} is None:\n    e{i} = 'null'\nelse:\n" + _block(text)
+        return text
+
+
+def fast_call(calls, definition, kwargs, pos, new, slow):
+    """The function of one call site (``env`` -> the call's value), written for it; None
+    when its calls are all left to ``Calls.bind``. ``kwargs``: (ParamDef, closure of the
+    value, position) in the call's order; ``new(definition, bound, pos)`` makes the value
+    of a bound call, ``slow(values)`` binds the arguments' values with ``Calls.bind``."""
+    params = [p for p, _, _ in kwargs]
+    kinds = [_kind(p.type) for p in params]
+    if None in kinds:
+        return None
     passed = {p.name for p in params}
-    defaults = []
+    defaults = {}
     for p in definition.params.values():
-        if p.name in passed:
-            continue
-        if not (p.has_default or p.type.optional):
-            return None         # a missing argument: Calls.bind reports it
-        d = p.default
-        if d is not None and type(d) not in _SCALARS:
-            return None         # a path, a config, a list...: checked and walked there
-        defaults.append((p.name, d))
-    return FastBind(calls, definition, params, slots, defaults)
+        if p.name not in passed:
+            if not (p.has_default or p.type.optional):
+                return None         # a missing argument: Calls.bind reports it
+            if p.default is not None and type(p.default) not in _SCALARS:
+                return None         # a path, a config, a list...: checked and walked there
+            defaults[p.name] = p.default
+    w = _Writer(calls, definition, len(kwargs), new, slow, pos)
+    # the arguments, evaluated in the call's order (a variable is read in place)
+    for i, (_, f, _) in enumerate(kwargs):
+        name = getattr(f, "env_name", None)
+        if name is not None:
+            w.emit(f"try:\n    v{i} = env[{w.const(f'NAME{i}', name)}]\n"
+                   f"except KeyError:\n    raise {w.const(f'UNSET{i}', f.unset)}() from None")
+        else:
+            w.emit(f"v{i} = {w.const(f'F{i}', f)}(env)")
+    w.emit("tags = {}")
+    # each argument converted (wI) and encoded (eI), in the call's order; its tag
+    for i, (p, (kind, optional, t)) in enumerate(zip(params, kinds)):
+        w.const(f"A{i}", t.definition if kind in ("job", "config") else t)
+        w.emit(f"w{i} = v{i}\nt = type(w{i})\nif t is _Tagged:\n    w{i} = w{i}.value\n"
+               f"    t = type(w{i})\n    g{i} = True\nelse:\n    g{i} = False")
+        w.emit(w.convert(i, kind, optional))
+        w.emit(f"if g{i}:\n    tags[{w.const(f'N{i}', p.name)}] = _tag_display(w{i})")
+    _finish(w, definition, params, kinds, defaults)
+    source = "def call(env):\n" + "".join(w.lines)
+    exec(compile(source, f"<call of {definition.kind} {definition.name}>", "exec"), w.ns)
+    return w.ns["call"]
 
 
-class FastBind:
-    """Binds the calls of one call site (see the module's docstring)."""
-
-    __slots__ = ("calls", "slots", "defaults", "order", "identity", "carriers", "inputs")
-
-    def __init__(self, calls, definition, params, slots, defaults):
-        self.calls = calls
-        self.slots = tuple(slots)
-        self.defaults = tuple(defaults)
-        # the values' order: the call's when it passes every parameter, else the
-        # declaration's (what Calls.bind makes); None: the call's
-        names = [p.name for p in params]
-        declared = list(definition.params)
-        natural = names + [n for n, _ in defaults]
-        self.order = declared if defaults and natural != declared else None
-        # the identity entries, sorted by name (params_body's order): (index, key, default)
-        self.identity = tuple(sorted(((i, p.key, p.default_enc) for i, p in enumerate(params)
-                                      if not p.option), key=lambda e: params[e[0]].name))
-        # the parameters whose values may bring dependencies (and configs' tags), in the
-        # values' order; and those whose values are input paths to check
-        final = self.order or natural
-        kinds = {p.name: s[1] for p, s in zip(params, slots)}
-        self.carriers = tuple(n for n in final if kinds.get(n) in (_JOB, _CONFIG, _PATH))
-        self.inputs = tuple(p.name for p, s in zip(params, slots)
-                            if s[1] in (_CONFIG, _PATH) and not p.option)
-
-    def bind(self, vals):
-        """(values, tags, deps, body) as ``Calls.bind`` gives them for the values ``vals``
-        of the call's arguments (in the call's order); None: ask ``Calls.bind``."""
-        values = {}
-        encs = []
-        tags = None
-        ctx = self.calls.ctx
-        for (name, kind, arg, optional), v in zip(self.slots, vals):
-            t = type(v)
-            tagged = t is _Tagged
-            if tagged:
-                v = v.value
-                t = type(v)
-            if kind is _JOB:
-                if t is not _Job or v.task is not arg:
-                    if v is None and optional:
-                        enc = "null"
-                    else:
-                        return None
-                else:
-                    enc = '{"job":"' + v.id + '"}'
-            elif kind is _INT:
-                if t is int:
-                    enc = str(v)
-                elif v is None and optional:
-                    enc = "null"
-                else:
-                    return None
-            elif kind is _FLOAT:
-                if t is not float:
-                    if t is int and -_SMALL < v < _SMALL:
-                        v = float(v)
-                    elif v is None and optional:
-                        v = None
-                    else:
-                        return None
-                if v is None:
-                    enc = "null"
-                elif v - v == 0.0:          # finite
-                    enc = repr(v)
-                else:
-                    enc = M.encode(v)
-            elif kind is _STR:
-                if t is str:
-                    enc = _json_str(v)
-                elif v is None and optional:
-                    enc = "null"
-                else:
-                    return None
-            elif kind is _PATH:
-                if t is str or t is _PathValue or t is _OutputRef:
-                    try:
-                        v = arg.coerce(v, ctx)
-                    except M.TypeMismatch:
-                        return None
-                    enc = v.enc
-                elif v is None and optional:
-                    enc = "null"
-                else:
-                    return None
-            elif kind is _CONFIG:
-                if t is _ConfigValue and v.definition is arg:
-                    enc = v.enc
-                elif v is None and optional:
-                    enc = "null"
-                else:
-                    return None
-            elif kind is _BOOL:
-                if t is bool:
-                    enc = "true" if v else "false"
-                elif v is None and optional:
-                    enc = "null"
-                else:
-                    return None
-            else:                           # _CHOICE: scalars only
-                if v is None and optional:
-                    enc = "null"
-                elif t in _SCALARS:
-                    try:
-                        v = arg.coerce(v, ctx)
-                    except M.TypeMismatch:
-                        return None
-                    enc = M.encode(v)
-                else:
-                    return None
-            if tagged:
-                if tags is None:
-                    tags = {}
-                tags[name] = _tag_display(v)
-            values[name] = v
-            encs.append(enc)
-        return self._complete(values, encs, tags)
-
-    def _complete(self, values, encs, tags):
-        """The rest of :meth:`bind`, once every argument is converted and encoded."""
-        for name, d in self.defaults:
-            values[name] = d
-        if self.order is not None:
-            values = {name: values[name] for name in self.order}
-        if self.inputs:
-            checker = self.calls.inputs
-            if checker is not None:
-                for name in self.inputs:
-                    v = values[name]
-                    t = type(v)
-                    if t is _PathValue:
-                        if checker.problem(v.path) is not None:
-                            return None     # Calls.bind reports it
-                    elif t is _ConfigValue and id(v) not in checker.configs:
-                        return None         # a config made by a default: checked there
-        parts = []
-        for i, key, default in self.identity:
-            enc = encs[i]
-            if enc != default:
-                parts.append(key + enc)
-        body = ",".join(parts)
-        deps = {}
-        config_tags = None
-        for name in self.carriers:
-            v = values[name]
-            t = type(v)
-            if t is _Job:
-                deps[v.id] = v
-            elif t is _OutputRef:
-                deps[v.job.id] = v.job
-            elif t is _ConfigValue:
-                for d in v.deps:
-                    deps[d.id] = d
-                if v.tags:
-                    config_tags = (config_tags or []) + [v.tags]
-        if tags is None:
-            tags = {}
+def _finish(w, definition, params, kinds, defaults):
+    """The rest of a site's function: the values (in Calls.bind's order), the input
+    checks, the identity body, the dependencies and the inherited tags."""
+    index = {p.name: i for i, p in enumerate(params)}
+    order = list(definition.params) if defaults else [p.name for p in params]
+    items = []
+    for name in order:
+        key = w.const(f"K_{len(items)}", name)
+        items.append(f"{key}: " + (f"w{index[name]}" if name in index
+                                   else w.const(f"DV_{len(items)}", defaults[name])))
+    w.emit("values = {" + ", ".join(items) + "}")
+    if w.ns["CHECKER"] is not None:         # every input path a readable file or folder
+        for i, (p, (kind, _, _)) in enumerate(zip(params, kinds)):
+            if p.option:
+                continue
+            if kind == "path":
+                w.emit(f"if type(w{i}) is _PathValue and CHECKER.problem(w{i}.path) is not "
+                       f"None:\n    {w.decline}")
+            elif kind == "config":
+                w.emit(f"if type(w{i}) is _ConfigValue and id(w{i}) not in CHECKER.configs:"
+                       f"\n    {w.decline}")
+    # the identity body: the entries sorted by name, those equal to the default left out
+    entries = sorted((p.name, i) for i, p in enumerate(params) if not p.option)
+    keys = [(i, w.const(f"P{i}", params[i].key), params[i].default_enc) for _, i in entries]
+    if all(d is None for _, _, d in keys):
+        w.emit('body = f"' + ",".join(f"{{{k}}}{{e{i}}}" for i, k, _ in keys) + '"')
+    else:
+        w.emit("parts = []")
+        for i, k, d in keys:
+            add = f"parts.append({k} + e{i})"
+            w.emit(add if d is None else f"if e{i} != {w.const(f'D{i}', d)}:\n    {add}")
+        w.emit("body = ','.join(parts)")
+    carriers = [(index[n],) + kinds[index[n]][:2] for n in order
+                if n in index and kinds[index[n]][0] in ("job", "config", "path")]
+    if not carriers:
+        w.emit("deps = ()")
+    elif len(carriers) == 1 and carriers[0][1:] == ("job", False):
+        i = carriers[0][0]
+        w.emit(f"deps = (w{i},)\nif w{i}.tags:\n    inherited = dict(w{i}.tags)\n"
+               "    inherited.update(tags)\n    tags = inherited")
+    else:
+        w.emit("found = {}\nconfig_tags = []")
+        for i, kind, optional in carriers:
+            if kind == "job":
+                w.emit(f"found[w{i}.id] = w{i}" if not optional else
+                       f"if w{i} is not None:\n    found[w{i}.id] = w{i}")
+            elif kind == "path":
+                w.emit(f"if type(w{i}) is _OutputRef:\n    found[w{i}.job.id] = w{i}.job")
+            else:
+                w.emit(f"if w{i} is not None:\n    for d in w{i}.deps:\n        found[d.id] = d"
+                       f"\n    if w{i}.tags:\n        config_tags.append(w{i}.tags)")
         # tags: the dependencies', then the configs', then the call's own (which win)
-        inherited = None
-        for d in deps.values():
-            if d.tags:
-                if inherited is None:
-                    inherited = {}
-                inherited.update(d.tags)
-        if config_tags:
-            if inherited is None:
-                inherited = {}
-            for ct in config_tags:
-                inherited.update(ct)
-        if inherited:
-            inherited.update(tags)
-            tags = inherited
-        return values, tags, deps, body
+        w.emit("inherited = {}\nfor d in found.values():\n    if d.tags:\n"
+               "        inherited.update(d.tags)\nfor ct in config_tags:\n"
+               "    inherited.update(ct)\nif inherited:\n    inherited.update(tags)\n"
+               "    tags = inherited\ndeps = tuple(found.values())")
+    w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
 
 
 def compile_call(calls, definition, kwargs, pos):
     """The closure of a call of a config, a task or a service: ``kwargs`` are
     (ParamDef, the closure of its value, the value's position), in the call's order. The
-    arguments are evaluated first, in that order, then bound (:class:`FastBind`, or
-    ``Calls.bind``)."""
+    arguments are evaluated first, in that order, then bound (by the site's own function
+    when :func:`fast_call` writes one, else by ``Calls.bind``)."""
     if definition.kind == "service":
         attach = calls.attach_service
         return lambda env: attach(definition, [(p, f(env), vpos) for p, f, vpos in kwargs],
                                   pos)
     new = calls.new_job if definition.kind == "task" else calls.new_config
-    binder = fast_binder(calls, definition, [p for p, _, _ in kwargs])
-    fast = binder.bind if binder is not None else (lambda vals: None)
     checked = calls.bind
     plain = [(p, vpos) for p, _, vpos in kwargs]
 
     def slow(vals):
         return checked(definition, [(p, v, vpos) for (p, vpos), v in zip(plain, vals)], pos)
 
+    call = fast_call(calls, definition, kwargs, pos, new, slow)
+    if call is not None:
+        return call
     fs = [f for _, f, _ in kwargs]
-    if len(fs) == 1:
-        f0, = fs
-
-        def call(env):
-            vals = (f0(env),)
-            return new(definition, fast(vals) or slow(vals), pos)
-    elif len(fs) == 2:
-        f0, f1 = fs
-
-        def call(env):
-            vals = (f0(env), f1(env))
-            return new(definition, fast(vals) or slow(vals), pos)
-    elif len(fs) == 3:
-        f0, f1, f2 = fs
-
-        def call(env):
-            vals = (f0(env), f1(env), f2(env))
-            return new(definition, fast(vals) or slow(vals), pos)
-    else:
-        def call(env):
-            vals = [f(env) for f in fs]
-            return new(definition, fast(vals) or slow(vals), pos)
-    return call
+    return lambda env: new(definition, slow([f(env) for f in fs]), pos)

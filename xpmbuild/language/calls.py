@@ -112,7 +112,7 @@ class Calls:
             tags = inherited
         if self.inputs is not None:
             self.check_inputs(definition, values, pos)
-        return values, tags, deps, body
+        return values, tags, tuple(deps.values()), body
 
     def check_inputs(self, definition, values, pos):
         """Every path value received by this call (defaults included, options not) must be
@@ -154,7 +154,7 @@ class Calls:
         (:meth:`new_job`'s signature)."""
         values, tags, deps, body = bound
         enc = M.config_encoding(definition.name, body)
-        value = M.ConfigValue(definition, values, tags, tuple(deps.values()), enc)
+        value = M.ConfigValue(definition, values, tags, deps, enc)
         if self.inputs is not None:     # its paths were checked at this call
             self.inputs.configs[id(value)] = value
         return value
@@ -187,6 +187,6 @@ class Calls:
             for k, v in tags.items():
                 job.tags.setdefault(k, v)
             return job
-        job = M.Job(definition, job_id, values, tags, tuple(deps.values()), pos=pos)
+        job = M.Job(definition, job_id, values, tags, deps, None, pos)
         jobs[job_id] = job
         return job

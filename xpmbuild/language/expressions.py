@@ -162,11 +162,15 @@ class ExprCompiler:
                     raise pos.error(f"name {name!r} is used before it is assigned") from None
             return get_shared
 
+        def unset():
+            return pos.error(f"name {name!r} is used before it is assigned")
+
         def get(env):
             try:
                 return env[name]
             except KeyError:
-                raise pos.error(f"name {name!r} is used before it is assigned") from None
+                raise unset() from None
+        get.env_name, get.unset = name, unset     # a call site reads the variable in place
         return get
 
     def e_ListExpr(self, e):
