@@ -8,8 +8,6 @@ a call of a config or a task is checked here (its keywords) and bound by :mod:`.
 """
 from __future__ import annotations
 
-import operator
-
 from .. import model as M
 from . import syntax as S
 from .binding import compile_call
@@ -18,33 +16,8 @@ from .comprehension import compile_list_comp
 from .declarations import BUILTINS, Declarations
 from .errors import suggest
 from .functions import compile_builtin
-from .limits import limit_error, result_problem, too_big
-
-_BINOPS = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-    "//": operator.floordiv, "%": operator.mod, "==": operator.eq, "!=": operator.ne,
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
-_NUMERIC = (int, float)
-
-
-def check_operands(op, a, b):
-    """TypeError unless the language defines ``a op b`` for these types."""
-    ta, tb = type(a), type(b)
-    if op in ("==", "!="):
-        return
-    if ta in _NUMERIC and tb in _NUMERIC or (ta is bool or tb is bool) and \
-            ta in (bool,) + _NUMERIC and tb in (bool,) + _NUMERIC:
-        return
-    if op == "+" and ta is tb and ta in (str, list):
-        return
-    if op == "*" and ((ta in (str, list) and tb is int) or (tb in (str, list) and ta is int)):
-        return
-    if op == "%" and ta is str:
-        return
-    if op in ("<", "<=", ">", ">=") and ta is tb and ta in (str, list):
-        return
-    raise TypeError(f"unsupported operand types for {op}: {M.describe(a)} and {M.describe(b)}")
+from .operators import (_FAST, _NUMERIC, _SLOW, binop_value,  # noqa: F401 (re-exported)
+                        check_operands, compile_binop)
 
 
 def truth(value):
@@ -52,64 +25,6 @@ def truth(value):
     if type(value) is M.Tagged:
         value = value.value
     return bool(value)
-
-
-def binop_value(op, a, b, pos):
-    """``a op b`` as the language defines it, within its bounds; errors at ``pos``."""
-    if type(a) is M.Tagged or type(b) is M.Tagged:
-        raise pos.error("tag(...) marks a parameter: pass it directly as an argument")
-    try:
-        check_operands(op, a, b)
-        problem = too_big(op, a, b) if op in _SIZED else None
-        if problem is None:
-            r = _BINOPS[op](a, b)
-            problem = result_problem(r)
-            if problem is None:
-                return r
-    except ZeroDivisionError:
-        raise pos.error("division by zero") from None
-    except (TypeError, ValueError, OverflowError) as err:
-        raise pos.error(str(err)) from None
-    except MemoryError:
-        raise pos.error(f"out of memory computing {op}") from None
-    raise limit_error(pos, f"{op}: {problem}")
-
-
-_SIZED = frozenset(("*", "+", "%"))
-
-# The common cases of binop_value without its checks, for the operators of a plan's
-# loops (``0.001 * (l + 1)``, ``i == 0``): ints of at most 62 bits (no bound can be
-# reached), finite floats. Anything else (``_SLOW``) goes through binop_value.
-_SLOW = object()
-_SMALL = 1 << 62
-
-
-def _arith(fn):
-    def fast(a, b):
-        ta, tb = type(a), type(b)
-        if ta is int and tb is int:
-            if -_SMALL < a < _SMALL and -_SMALL < b < _SMALL:
-                return fn(a, b)
-        elif (ta is float or ta is int and -_SMALL < a < _SMALL) and \
-                (tb is float or tb is int and -_SMALL < b < _SMALL):
-            r = fn(a, b)
-            if r - r == 0.0:        # finite (inf - inf and nan are not 0)
-                return r
-        return _SLOW
-    return fast
-
-
-def _compare(fn):
-    def fast(a, b):
-        ta, tb = type(a), type(b)
-        if (ta is int or ta is float or ta is str) and tb is ta:
-            return fn(a, b)
-        return _SLOW
-    return fast
-
-
-_FAST = {op: _arith(_BINOPS[op]) for op in ("+", "-", "*")}
-_FAST.update({op: _compare(_BINOPS[op]) for op in ("==", "!=", "<", "<=", ">", ">=")})
 
 
 class ExprCompiler:
@@ -198,17 +113,7 @@ class ExprCompiler:
         return lambda env: M.Tagged(f(env))
 
     def e_BinOp(self, e):
-        fl, fr = self.expr(e.left), self.expr(e.right)
-        op, pos = e.op, e.pos
-        fast = _FAST.get(op)
-        if fast is None:
-            return lambda env: binop_value(op, fl(env), fr(env), pos)
-
-        def run(env):
-            a, b = fl(env), fr(env)
-            r = fast(a, b)
-            return r if r is not _SLOW else binop_value(op, a, b, pos)
-        return run
+        return compile_binop(e, self.expr(e.left), self.expr(e.right))
 
     def e_ListComp(self, e):
         return compile_list_comp(self, e)
