@@ -26,6 +26,7 @@ from .. import model as M
 from .calls import _tag_display
 
 _SCALARS = (int, float, str, bool)
+_DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written site takes
 _SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 
 
@@ -121,8 +122,8 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
         if p.name not in passed:
             if not (p.has_default or p.type.optional):
                 return None         # a missing argument: Calls.bind reports it
-            if p.default is not None and type(p.default) not in _SCALARS:
-                return None         # a path, a config, a list...: checked and walked there
+            if p.default is not None and type(p.default) not in _DEFAULTS:
+                return None         # a list, a dict: checked and walked there
             defaults[p.name] = p.default
     w = _Writer(calls, definition, len(kwargs), new, slow, pos)
     # the arguments, evaluated in the call's order (a variable is read in place)
@@ -152,22 +153,28 @@ def _finish(w, definition, params, kinds, defaults):
     checks, the identity body, the dependencies and the inherited tags."""
     index = {p.name: i for i, p in enumerate(params)}
     order = list(definition.params) if defaults else [p.name for p in params]
-    items = []
+    # (expression, kind, optional) of each value, in the values' order
+    final = []
     for name in order:
-        key = w.const(f"K_{len(items)}", name)
-        items.append(f"{key}: " + (f"w{index[name]}" if name in index
-                                   else w.const(f"DV_{len(items)}", defaults[name])))
-    w.emit("values = {" + ", ".join(items) + "}")
+        if name in index:
+            i = index[name]
+            final.append((f"w{i}", kinds[i][0], kinds[i][1]))
+        else:
+            d = defaults[name]
+            kind = {M.PathValue: "path", M.ConfigValue: "config"}.get(type(d), "scalar")
+            final.append((w.const(f"DV_{len(final)}", d), kind, d is None))
+    w.emit("values = {" + ", ".join(f"{w.const(f'K_{k}', name)}: {expr}" for k, (name, (
+        expr, _, _)) in enumerate(zip(order, final))) + "}")
     if w.ns["CHECKER"] is not None:         # every input path a readable file or folder
-        for i, (p, (kind, _, _)) in enumerate(zip(params, kinds)):
-            if p.option:
+        for name, (expr, kind, _) in zip(order, final):
+            if definition.params[name].option:
                 continue
             if kind == "path":
-                w.emit(f"if type(w{i}) is _PathValue and CHECKER.problem(w{i}.path) is not "
-                       f"None:\n    {w.decline}")
-            elif kind == "config":
-                w.emit(f"if type(w{i}) is _ConfigValue and id(w{i}) not in CHECKER.configs:"
-                       f"\n    {w.decline}")
+                w.emit(f"if type({expr}) is _PathValue and CHECKER.problem({expr}.path) is "
+                       f"not None:\n    {w.decline}")
+            elif kind == "config":      # checked at its call (a default's: by Calls.bind)
+                w.emit(f"if type({expr}) is _ConfigValue and id({expr}) not in "
+                       f"CHECKER.configs:\n    {w.decline}")
     # the identity body: the entries sorted by name, those equal to the default left out
     entries = sorted((p.name, i) for i, p in enumerate(params) if not p.option)
     keys = [(i, w.const(f"P{i}", params[i].key), params[i].default_enc) for _, i in entries]
@@ -179,31 +186,35 @@ def _finish(w, definition, params, kinds, defaults):
             add = f"parts.append({k} + e{i})"
             w.emit(add if d is None else f"if e{i} != {w.const(f'D{i}', d)}:\n    {add}")
         w.emit("body = ','.join(parts)")
-    carriers = [(index[n],) + kinds[index[n]][:2] for n in order
-                if n in index and kinds[index[n]][0] in ("job", "config", "path")]
+    _dependencies(w, [f for f in final if f[1] in ("job", "config", "path")])
+    w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
+
+
+def _dependencies(w, carriers):
+    """The dependencies of the values that may bring some (in the values' order), and
+    the tags: the dependencies', then the configs', then the call's own (which win)."""
     if not carriers:
         w.emit("deps = ()")
-    elif len(carriers) == 1 and carriers[0][1:] == ("job", False):
-        i = carriers[0][0]
-        w.emit(f"deps = (w{i},)\nif w{i}.tags:\n    inherited = dict(w{i}.tags)\n"
+        return
+    if len(carriers) == 1 and carriers[0][1:] == ("job", False):
+        x = carriers[0][0]
+        w.emit(f"deps = ({x},)\nif {x}.tags:\n    inherited = dict({x}.tags)\n"
                "    inherited.update(tags)\n    tags = inherited")
-    else:
-        w.emit("found = {}\nconfig_tags = []")
-        for i, kind, optional in carriers:
-            if kind == "job":
-                w.emit(f"found[w{i}.id] = w{i}" if not optional else
-                       f"if w{i} is not None:\n    found[w{i}.id] = w{i}")
-            elif kind == "path":
-                w.emit(f"if type(w{i}) is _OutputRef:\n    found[w{i}.job.id] = w{i}.job")
-            else:
-                w.emit(f"if w{i} is not None:\n    for d in w{i}.deps:\n        found[d.id] = d"
-                       f"\n    if w{i}.tags:\n        config_tags.append(w{i}.tags)")
-        # tags: the dependencies', then the configs', then the call's own (which win)
-        w.emit("inherited = {}\nfor d in found.values():\n    if d.tags:\n"
-               "        inherited.update(d.tags)\nfor ct in config_tags:\n"
-               "    inherited.update(ct)\nif inherited:\n    inherited.update(tags)\n"
-               "    tags = inherited\ndeps = tuple(found.values())")
-    w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
+        return
+    w.emit("found = {}\nconfig_tags = []")
+    for x, kind, optional in carriers:
+        if kind == "job":
+            w.emit(f"found[{x}.id] = {x}" if not optional else
+                   f"if {x} is not None:\n    found[{x}.id] = {x}")
+        elif kind == "path":
+            w.emit(f"if type({x}) is _OutputRef:\n    found[{x}.job.id] = {x}.job")
+        else:
+            w.emit(f"if {x} is not None:\n    for d in {x}.deps:\n        found[d.id] = d"
+                   f"\n    if {x}.tags:\n        config_tags.append({x}.tags)")
+    w.emit("inherited = {}\nfor d in found.values():\n    if d.tags:\n"
+           "        inherited.update(d.tags)\nfor ct in config_tags:\n"
+           "    inherited.update(ct)\nif inherited:\n    inherited.update(tags)\n"
+           "    tags = inherited\ndeps = tuple(found.values())")
 
 
 def compile_call(calls, definition, kwargs, pos):

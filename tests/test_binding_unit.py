@@ -1,0 +1,271 @@
+"""The functions written for call sites (binding.fast_call) and for operators
+(operators.compile_binop) give exactly what the general path gives (Calls.bind,
+binop_value): the same values, identities, tags, dependencies, or the same error at the
+same position, over a grid of values, sites and operand kinds."""
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+
+import pytest
+from conftest import plan_of, write_xpm, xpm_error
+
+from xpmbuild import model as M
+from xpmbuild.language import evaluate
+from xpmbuild.language import syntax as S
+from xpmbuild.language.binding import compile_call, fast_call
+from xpmbuild.language.calls import Calls, Ctx
+from xpmbuild.language.errors import Pos, XpmError
+from xpmbuild.language.inputs import InputChecker
+from xpmbuild.language.operators import _FAST, binop_value, compile_binop
+
+DECLS = """\
+config C {
+    x: int = 1
+    y: str = "a"
+}
+config D {
+    z: int = 0
+}
+task up {
+    k: int = 0
+    output o = "o"
+    shell "echo {k} > {o}"
+}
+task other {
+    output o = "o"
+    shell "echo > {o}"
+}
+task t {
+    i: int
+    f: float = 0.5
+    s: str = "s"
+    b: bool = False
+    p: path? = None
+    q: path = "data.txt"
+    j: up? = None
+    r: up
+    c: C? = None
+    ch: choice("dev", "test", 1, 2.5) = "dev"
+    oi: int? = None
+    option opt: str = "o"
+    output out = "out"
+    shell "echo {i} > {out}"
+}
+"""
+POS = Pos("main.xpm", 40, 3)
+VPOS = Pos("main.xpm", 40, 9)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A plan with the declarations, and values of every kind made the ordinary way."""
+    tmp = tmp_path_factory.mktemp("binding")
+    (tmp / "data.txt").write_text("x\n")
+    (tmp / "other.txt").write_text("y\n")
+    path = write_xpm(tmp, DECLS)
+    plan = evaluate(str(path))
+    calls = Calls(plan, Ctx(str(tmp), str(tmp)))
+    up = plan.tasks["up"]
+    k = {p.name: p for p in up.params.values()}["k"]
+    up0 = calls.make_job(up, [], POS)
+    up1 = calls.make_job(up, [(k, 1, VPOS)], POS)
+    up1.tags["seed"] = 3                      # a dependency's tags are inherited
+    other = calls.make_job(plan.tasks["other"], [], POS)
+    cdef = plan.configs["C"]
+    cx = {p.name: p for p in cdef.params.values()}["x"]
+    c0 = calls.make_config(cdef, [], POS)
+    c1 = calls.make_config(cdef, [(cx, M.Tagged(2), VPOS)], POS)     # a config's tags
+    d0 = calls.make_config(plan.configs["D"], [], POS)
+    pv = M.PRIMITIVES["path"].coerce("other.txt", calls.ctx)
+    values = [0, 1, -1, 7, 2 ** 53, 2 ** 53 + 1, 2 ** 62, 10 ** 400, True, False,
+              0.0, -0.0, 0.5, 2.5, 1e308, 1e-320, math.inf, -math.inf, math.nan,
+              "", "a", "dev", "test", "data.txt", "missing.txt", 'é"\n', None,
+              pv, M.OutputRef(up0, "o"), M.OutputRef(other, "o"), up0, up1, other,
+              c0, c1, d0, [1], {"a": 1}, cdef]
+    values += [M.Tagged(v) for v in (0, 2.5, "dev", None, up1, c1, "data.txt", [1],
+                                      M.Tagged(1))]
+    return tmp, plan, values
+
+
+def _shown(v):
+    t = type(v)
+    if t is list:
+        return ["list"] + [_shown(x) for x in v]
+    if t is dict:
+        return ["dict"] + [(k, _shown(x)) for k, x in v.items()]
+    if v is None or t in (int, float, str, bool):
+        return [t.__name__, M.encode(v)]
+    return [t.__name__, v.enc]
+
+
+def _outcome(f):
+    """What a call gives: its value's every part, or its error."""
+    try:
+        v = f()
+    except XpmError as err:
+        return ("error", err.message, err.line, err.column)
+    except Exception as err:        # noqa: BLE001 - the same failure either way
+        return ("exception", type(err).__name__, str(err))
+    if type(v) is M.Job:
+        return ("job", v.task.name, v.id, [(k, _shown(x)) for k, x in v.values.items()],
+                list(v.tags.items()), [d.id for d in v.deps], v.pos)
+    return ("config", v.enc, [(k, _shown(x)) for k, x in v.values.items()],
+            list(v.tags.items()), [d.id for d in v.deps])
+
+
+def _both(plan, root, definition, names, vals, inputs):
+    """The outcome of the written function, and of Calls.bind, for one call."""
+    params = [definition.params[n] for n in names]
+    out = []
+    for written in (True, False):
+        p2 = copy.copy(plan)
+        p2.jobs = dict(plan.jobs)
+        calls = Calls(p2, Ctx(root, root), InputChecker() if inputs else None)
+        kwargs = [(p, (lambda v: lambda env: v)(v), VPOS) for p, v in zip(params, vals)]
+        if written:
+            call = compile_call(calls, definition, kwargs, POS)
+        else:
+            call = (lambda kw: lambda env: calls.new_job(
+                definition, calls.bind(definition, [(p, f(env), vp) for p, f, vp in kw],
+                                       POS), POS)
+                if definition.kind == "task" else calls.new_config(
+                    definition, calls.bind(definition, [(p, f(env), vp) for p, f, vp in kw],
+                                           POS)))(kwargs)
+        out.append(_outcome(lambda: call({})))
+    return out
+
+
+SITES = [["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
+         ["i", "r", "p", "q", "j", "c", "ch", "oi", "opt"],
+         ["opt", "oi", "ch", "c", "j", "q", "p", "r", "i"],
+         ["i", "r", "f", "s", "b", "p", "q", "j", "c", "ch", "oi", "opt"]]
+
+
+@pytest.mark.parametrize("inputs", [False, True])
+@pytest.mark.parametrize("site", SITES, ids="-".join)
+def test_written_call_sites_agree_with_calls_bind(world, site, inputs):
+    tmp, plan, values = world
+    t = plan.tasks["t"]
+    base = {"i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
+            "f": 0.25, "s": "x", "b": True, "p": "data.txt", "q": "data.txt", "j": None,
+            "c": None, "ch": "test", "oi": 4, "opt": "w"}
+    assert fast_call(Calls(plan, Ctx(str(tmp), str(tmp))), t,
+                     [(t.params[n], None, VPOS) for n in site], POS, None, None) is not None
+    agreed = written_ok = 0
+    for slot in range(len(site)):
+        for v in values:
+            vals = [base[n] for n in site]
+            vals[slot] = v
+            fast, slow = _both(plan, str(tmp), t, site, vals, inputs)
+            assert fast == slow, (site, site[slot], v)
+            agreed += 1
+            written_ok += fast[0] == "job"
+    assert agreed == len(site) * len(values) and written_ok > len(site) * 3
+
+
+def test_config_sites_and_tags_agree(world):
+    tmp, plan, values = world
+    c = plan.configs["C"]
+    for names in (["x"], ["y", "x"], ["x", "y"], []):
+        for v in values:
+            for slot in range(len(names)):
+                vals = [5, "b"][:len(names)]
+                vals[slot] = v
+                fast, slow = _both(plan, str(tmp), c, names, vals, True)
+                assert fast == slow, (names, v)
+
+
+def test_sites_left_to_calls_bind(world):
+    tmp, plan, _ = world
+    t = plan.tasks["t"]
+    calls = Calls(plan, Ctx(str(tmp), str(tmp)))
+    # a required parameter left out: Calls.bind reports it
+    assert fast_call(calls, t, [(t.params["i"], None, VPOS)], POS, None, None) is None
+    # the defaults left out (a path's among them) are taken by the written function
+    assert fast_call(calls, t, [(t.params[n], None, VPOS) for n in ("i", "r", "p")],
+                     POS, None, None) is not None
+
+
+def test_a_list_parameter_leaves_its_sites_to_calls_bind(tmp_path):
+    plan = plan_of(tmp_path, """
+task w {
+    i: int
+    output o = "o"
+    shell "echo {i} > {o}"
+}
+task agg {
+    parts: list[w]
+    output o = "o"
+    shell "cat {parts.o} > {o}"
+}
+agg(parts=[w(i=i) for i in range(3)])
+""")
+    (agg,) = [j for j in plan.jobs.values() if j.task.name == "agg"]
+    assert len(agg.deps) == 3 and len(plan.jobs) == 4
+
+
+def test_errors_of_written_sites_keep_their_positions(tmp_path):
+    head = 'task t {\n    i: int\n    f: float = 0.5\n    output o = "o"\n' \
+           '    shell "echo {i} > {o}"\n}\n'
+    err = xpm_error(tmp_path, head + 'if False {\n    x = 1\n}\nt(i=x)\n')
+    assert (err.line, err.column) == (10, 5) and "used before it is assigned" in err.message
+    err = xpm_error(tmp_path, head + 't(i=1, f="a")\n')
+    assert (err.line, err.column) == (7, 10) and "t(f=...): expected float, got str" \
+        in err.message
+    err = xpm_error(tmp_path, head + 'for k in range(3) {\n    t(i=k, f=1e308 * 10)\n}\n')
+    assert (err.line, err.column) == (8, 14) and "float overflow" in err.message
+    err = xpm_error(tmp_path, head + 'for k in range(3) {\n    t(i=tag(k) + 1)\n}\n')
+    assert (err.line, err.column) == (8, 9) and "tag(...)" in err.message
+    err = xpm_error(tmp_path, head + 't(i=1)\nt(i=1, f=1 / 0)\n')
+    assert (err.line, err.column) == (8, 10) and "division by zero" in err.message
+
+
+# ----------------------------------------------------------------------------- operators
+OPERANDS = [0, 1, -1, 3, 2 ** 61, 2 ** 62, -(2 ** 62), 2 ** 70, 0.5, -0.0, 1e308,
+            math.inf, math.nan, True, False, "a", "", [1], None, M.Tagged(1)]
+
+
+def _op_outcome(f):
+    try:
+        r = f()
+    except XpmError as err:
+        return ("error", err.message, err.line, err.column)
+    return ("value", type(r).__name__, repr(r))
+
+
+@pytest.mark.parametrize("op", sorted(_FAST))
+def test_written_operators_agree_with_binop_value(op):
+    pos = Pos("f.xpm", 2, 7)
+    checked = 0
+    for a, b in itertools.product(OPERANDS, OPERANDS):
+        want = _op_outcome(lambda: binop_value(op, a, b, pos))
+        env = {"x": a, "y": b}
+        for left, right in itertools.product(("const", "name", "closure"), repeat=2):
+            nodes, fs = [], []
+            for kind, v, var in ((left, a, "x"), (right, b, "y")):
+                if kind == "const":
+                    nodes.append(S.Const(v, pos))
+                    fs.append(lambda env, v=v: v)
+                elif kind == "name":
+                    nodes.append(S.Name(var, pos))
+
+                    def get(env, var=var):
+                        return env[var]
+                    get.env_name, get.unset = var, (lambda: pos.error("unset"))
+                    fs.append(get)
+                else:
+                    nodes.append(S.Name(var, pos))
+                    fs.append(lambda env, var=var: env[var])
+            run = compile_binop(S.BinOp(op, nodes[0], nodes[1], pos), fs[0], fs[1])
+            assert _op_outcome(lambda: run(env)) == want, (op, a, b, left, right)
+            checked += 1
+    assert checked == 9 * len(OPERANDS) ** 2
+
+
+def test_an_unassigned_operand_is_reported_where_it_is_read(tmp_path):
+    err = xpm_error(tmp_path, "if False {\n    x = 1\n}\ny = 2 * (x + 1)\n")
+    assert (err.line, err.column) == (4, 10) and "used before it is assigned" in err.message
+    err = xpm_error(tmp_path, "if False {\n    x = 1\n}\ny = x == 1\n")
+    assert (err.line, err.column) == (4, 5) and "used before it is assigned" in err.message
