@@ -53,6 +53,14 @@ task t {
     output out = "out"
     shell "echo {i} > {out}"
 }
+task u {
+    r: up
+    i: int = 0
+    lr: float
+    option o: str = "x"
+    output out = "out"
+    shell "echo {i} > {out}"
+}
 """
 POS = Pos("main.xpm", 40, 3)
 VPOS = Pos("main.xpm", 40, 9)
@@ -137,7 +145,7 @@ def _both(plan, root, definition, names, vals, inputs):
     return out
 
 
-SITES = [["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
+SITES = [["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"], ["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
          ["i", "r", "p", "q", "j", "c", "ch", "oi", "opt"],
          ["opt", "oi", "ch", "c", "j", "q", "p", "r", "i"],
          ["i", "r", "f", "s", "b", "p", "q", "j", "c", "ch", "oi", "opt"]]
@@ -147,8 +155,8 @@ SITES = [["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r",
 @pytest.mark.parametrize("site", SITES, ids="-".join)
 def test_written_call_sites_agree_with_calls_bind(world, site, inputs):
     tmp, plan, values = world
-    t = plan.tasks["t"]
-    base = {"i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
+    t = plan.tasks["u" if "lr" in site else "t"]
+    base = {"lr": 0.001, "o": "y", "i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
             "f": 0.25, "s": "x", "b": True, "p": "data.txt", "q": "data.txt", "j": None,
             "c": None, "ch": "test", "oi": 4, "opt": "w"}
     assert fast_call(Calls(plan, Ctx(str(tmp), str(tmp))), t,
@@ -223,7 +231,7 @@ def test_errors_of_written_sites_keep_their_positions(tmp_path):
 
 
 # ----------------------------------------------------------------------------- operators
-OPERANDS = [0, 1, -1, 3, 2 ** 61, 2 ** 62, -(2 ** 62), 2 ** 70, 0.5, -0.0, 1e308,
+OPERANDS = [0, 1, -1, 3, 2 ** 61, 2 ** 62, -(2 ** 62), 2 ** 70, 10 ** 2200, 0.5, -0.0, 1e308,
             math.inf, math.nan, True, False, "a", "", [1], None, M.Tagged(1)]
 
 
