@@ -123,14 +123,14 @@ def _outcome(f):
             list(v.tags.items()), [d.id for d in v.deps])
 
 
-def _both(plan, root, definition, names, vals, inputs):
+def _both(plan, root, definition, names, vals, inputs, namespace=None):
     """The outcome of the written function, and of Calls.bind, for one call."""
     params = [definition.params[n] for n in names]
     out = []
     for written in (True, False):
         p2 = copy.copy(plan)
         p2.jobs = dict(plan.jobs)
-        calls = Calls(p2, Ctx(root, root), InputChecker() if inputs else None)
+        calls = Calls(p2, Ctx(root, root), InputChecker() if inputs else None, namespace)
         kwargs = [(p, (lambda v: lambda env: v)(v), VPOS) for p, v in zip(params, vals)]
         if written:
             call = compile_call(calls, definition, kwargs, POS)
@@ -171,6 +171,21 @@ def test_written_call_sites_agree_with_calls_bind(world, site, inputs):
             agreed += 1
             written_ok += fast[0] == "job"
     assert agreed == len(site) * len(values) and written_ok > len(site) * 3
+
+
+@pytest.mark.parametrize("namespace", [None, "team-a"])
+def test_floats_zeros_and_namespaces(world, namespace):
+    """Encodings of floats kept from call to call: a zero is never taken for the other
+    zero; a namespace enters the ids the same way."""
+    tmp, plan, _ = world
+    u = plan.tasks["u"]
+    up0 = next(j for j in plan.jobs.values() if j.task.name == "up")
+    seen = []
+    for lr in [0.0, -0.0, 0.0, 0.1, 0.1, -0.0, 1e-320, 0.1 + 0.2, 0.30000000000000004, 3]:
+        fast, slow = _both(plan, str(tmp), u, ["r", "lr"], [up0, lr], False, namespace)
+        assert fast == slow and fast[0] == "job", lr
+        seen.append(dict(fast[3])["lr"][1])
+    assert seen[:3] == ["0.0", "-0.0", "0.0"] and seen[-1] == "3.0"
 
 
 def test_config_sites_and_tags_agree(world):

@@ -27,6 +27,20 @@ from .calls import _tag_display
 
 _SCALARS = (int, float, str, bool)
 _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written site takes
+
+# The encodings of the last finite non-zero floats encoded (a sweep's few values, over and
+# over): equal floats that are not zeros have the same bits, hence the same repr (0.0
+# and -0.0 are equal but differ: zeros are not kept).
+_FLOATS: dict = {}
+
+
+def _float_enc(x):
+    e = repr(x)
+    if x:
+        if len(_FLOATS) >= 4096:
+            _FLOATS.clear()
+        _FLOATS[x] = e
+    return e
 _SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 
 
@@ -55,7 +69,8 @@ _CONVERT = {
     "int": ("", "t is int", "{e} = str({w})"),
     "float": ("if t is int and -_SMALL < {w} < _SMALL:\n    {w} = float({w})\n    t = float",
               "t is float and {w} - {w} == 0.0",             # finite
-              "{e} = repr({w})"),
+              "{e} = _FLOATS.get({w}) if {w} else None\nif {e} is None:\n"
+              "    {e} = _float_enc({w})"),
     "str": ("", "t is str", "{e} = _json_str({w})"),
     "bool": ("", "t is bool", "{e} = 'true' if {w} else 'false'"),
     "path": ("", "t is str or t is _PathValue or t is _OutputRef",
@@ -81,8 +96,11 @@ class _Writer:
                    "_PathValue": M.PathValue, "_OutputRef": M.OutputRef,
                    "_json_str": M._json_str, "_encode": M.encode, "_tag_display": _tag_display,
                    "_TypeMismatch": M.TypeMismatch, "_SMALL": _SMALL, "_SCALARS": _SCALARS,
+                   "_FLOATS": _FLOATS, "_float_enc": _float_enc,
                    "CTX": calls.ctx, "CHECKER": calls.inputs, "NEW": new, "SLOW": slow,
-                   "DEF": definition, "POS": pos}
+                   "DEF": definition, "POS": pos, "JOB_OF": calls.job_of,
+                   "_identity_hash": M.identity_hash}
+        self.calls = calls
         self.lines = []
         # the values as evaluated go to Calls.bind
         self.decline = "return NEW(DEF, SLOW((" + "".join(f"v{i}, " for i in range(n)) + \
@@ -187,7 +205,14 @@ def _finish(w, definition, params, kinds, defaults):
             w.emit(add if d is None else f"if e{i} != {w.const(f'D{i}', d)}:\n    {add}")
         w.emit("body = ','.join(parts)")
     _dependencies(w, [f for f in final if f[1] in ("job", "config", "path")])
-    w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
+    if definition.kind != "task":
+        w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
+        return
+    # a job: its encoding around the body (model.job_encoding's, cut at the body), its id
+    head, tail = M.job_encoding(definition.name, "\x00", w.calls.namespace).split("\x00")
+    w.const("HEAD", head)
+    w.const("TAIL", tail)
+    w.emit("return JOB_OF(DEF, _identity_hash(HEAD + body + TAIL), values, tags, deps, POS)")
 
 
 def _dependencies(w, carriers):

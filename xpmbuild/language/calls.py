@@ -181,6 +181,11 @@ class Calls:
         identity if there is one (it gets the call's tags it has not), else a new one."""
         values, tags, deps, body = bound
         job_id = M.identity_hash(M.job_encoding(definition.name, body, self.namespace))
+        return self.job_of(definition, job_id, values, tags, deps, pos)
+
+    def job_of(self, definition, job_id, values, tags, deps, pos):
+        """The job of identity ``job_id``: the plan's if it has one (it gets the call's
+        tags it has not), else a new one."""
         jobs = self.plan.jobs
         job = jobs.get(job_id)
         if job is not None:
