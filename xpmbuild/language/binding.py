@@ -30,7 +30,7 @@ _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written si
 
 # The encodings of the last finite non-zero floats encoded (a sweep's few values, over and
 # over): equal floats that are not zeros have the same bits, hence the same repr (0.0
-# and -0.0 are equal but differ: zeros are not kept).
+# and -0.0 are equal keys but differ: zeros are never kept, so never found).
 _FLOATS: dict = {}
 
 
@@ -69,7 +69,7 @@ _CONVERT = {
     "int": ("", "t is int", "{e} = str({w})"),
     "float": ("if t is int and -_SMALL < {w} < _SMALL:\n    {w} = float({w})\n    t = float",
               "t is float and {w} - {w} == 0.0",             # finite
-              "{e} = _FLOATS.get({w}) if {w} else None\nif {e} is None:\n"
+              "{e} = _FLOATS.get({w})\nif {e} is None:\n"
               "    {e} = _float_enc({w})"),
     "str": ("", "t is str", "{e} = _json_str({w})"),
     "bool": ("", "t is bool", "{e} = 'true' if {w} else 'false'"),
