@@ -53,6 +53,13 @@ task t {
     output out = "out"
     shell "echo {i} > {out}"
 }
+task agg {
+    parts: list[up]
+    more: list[up]? = None
+    i: int = 0
+    output out = "out"
+    shell "cat {parts.o} > {out}"
+}
 task u {
     r: up
     i: int = 0
@@ -91,8 +98,9 @@ def world(tmp_path_factory):
               0.0, -0.0, 0.5, 2.5, 1e308, 1e-320, math.inf, -math.inf, math.nan,
               "", "a", "dev", "test", "data.txt", "missing.txt", 'é"\n', None,
               pv, M.OutputRef(up0, "o"), M.OutputRef(other, "o"), up0, up1, other,
-              c0, c1, d0, [1], {"a": 1}, cdef]
-    values += [M.Tagged(v) for v in (0, 2.5, "dev", None, up1, c1, "data.txt", [1],
+              c0, c1, d0, [1], {"a": 1}, cdef, [], [up0], [up1, up0], [up0, up0, up1],
+              [up0, other], [up0, 1], [up0, None], [M.Tagged(up0)], (up0,)]
+    values += [M.Tagged(v) for v in (0, 2.5, "dev", None, up1, c1, "data.txt", [1], [up1],
                                       M.Tagged(1))]
     return tmp, plan, values
 
@@ -145,7 +153,7 @@ def _both(plan, root, definition, names, vals, inputs, namespace=None):
     return out
 
 
-SITES = [["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"], ["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
+SITES = [["parts"], ["i", "more", "parts"], ["more", "parts"], ["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"], ["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
          ["i", "r", "p", "q", "j", "c", "ch", "oi", "opt"],
          ["opt", "oi", "ch", "c", "j", "q", "p", "r", "i"],
          ["i", "r", "f", "s", "b", "p", "q", "j", "c", "ch", "oi", "opt"]]
@@ -155,8 +163,9 @@ SITES = [["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"], ["i"
 @pytest.mark.parametrize("site", SITES, ids="-".join)
 def test_written_call_sites_agree_with_calls_bind(world, site, inputs):
     tmp, plan, values = world
-    t = plan.tasks["u" if "lr" in site else "t"]
-    base = {"lr": 0.001, "o": "y", "i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
+    t = plan.tasks["u" if "lr" in site else "agg" if "parts" in site else "t"]
+    ups = [v for v in values if type(v) is M.Job and v.task.name == "up"]
+    base = {"parts": ups, "more": ups[::-1], "lr": 0.001, "o": "y", "i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
             "f": 0.25, "s": "x", "b": True, "p": "data.txt", "q": "data.txt", "j": None,
             "c": None, "ch": "test", "oi": 4, "opt": "w"}
     assert fast_call(Calls(plan, Ctx(str(tmp), str(tmp))), t,

@@ -16,9 +16,9 @@ raises no error of its own and changes nothing ``Calls.bind`` would not (it fill
 caches: paths, input checks). Nothing of the user's text enters the written code: names,
 keys, definitions and defaults are constants of its namespace.
 
-A site is left to ``Calls.bind`` alone when a parameter's type is a list or a dict
-(values that may nest jobs and paths), or when a parameter left out is required or
-defaults to anything but a plain scalar (a path or a config default is checked there).
+A site is left to ``Calls.bind`` alone when a parameter's type is a dict or a list of
+anything but jobs (values that may nest jobs and paths), or when a parameter left out is
+required or defaults to a list or a dict.
 """
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def _kind(t):
     tt = type(t)
     if tt is M.Prim:
         return t.name, optional, t          # "int", "float", "str", "bool"
+    if tt is M.ListType and type(t.item) is M.TaskType:
+        return "jobs", optional, t.item         # list[TASK]: an aggregate's parts
     kind = {M.TaskType: "job", M.ConfigType: "config", M.PathType: "path",
             M.ChoiceType: "choice"}.get(tt)
     if kind is None:
@@ -77,6 +79,10 @@ _CONVERT = {
              "try:\n    {w} = {a}.coerce({w}, CTX)\nexcept _TypeMismatch:\n    {decline}\n"
              "{e} = {w}.enc"),
     "config": ("", "t is _ConfigValue and {w}.definition is {a}", "{e} = {w}.enc"),
+    "jobs": ("", "t is list",
+             "for x in {w}:\n    if type(x) is not _Job or x.task is not {a}:\n"
+             "        {decline}\n{w} = list({w})\n"
+             "{e} = '[' + ','.join(['{{\"job\":\"' + x.id + '\"}}' for x in {w}]) + ']'"),
     "choice": ("", "t in _SCALARS",
                "try:\n    {w} = {a}.coerce({w}, CTX)\nexcept _TypeMismatch:\n    {decline}\n"
                "{e} = _encode({w})"),
@@ -155,7 +161,7 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
     w.emit("tags = {}")
     # each argument converted (wI) and encoded (eI), in the call's order; its tag
     for i, (p, (kind, optional, t)) in enumerate(zip(params, kinds)):
-        w.const(f"A{i}", t.definition if kind in ("job", "config") else t)
+        w.const(f"A{i}", t.definition if kind in ("job", "config", "jobs") else t)
         w.emit(f"w{i} = v{i}\nt = type(w{i})\nif t is _Tagged:\n    w{i} = w{i}.value\n"
                f"    t = type(w{i})\n    g{i} = True\nelse:\n    g{i} = False")
         w.emit(w.convert(i, kind, optional))
@@ -204,7 +210,7 @@ def _finish(w, definition, params, kinds, defaults):
             add = f"parts.append({k} + e{i})"
             w.emit(add if d is None else f"if e{i} != {w.const(f'D{i}', d)}:\n    {add}")
         w.emit("body = ','.join(parts)")
-    _dependencies(w, [f for f in final if f[1] in ("job", "config", "path")])
+    _dependencies(w, [f for f in final if f[1] in ("job", "jobs", "config", "path")])
     if definition.kind != "task":
         w.emit("return NEW(DEF, (values, tags, deps, body), POS)")
         return
@@ -231,6 +237,9 @@ def _dependencies(w, carriers):
         if kind == "job":
             w.emit(f"found[{x}.id] = {x}" if not optional else
                    f"if {x} is not None:\n    found[{x}.id] = {x}")
+        elif kind == "jobs":
+            w.emit(f"for d in {x}:\n    found[d.id] = d" if not optional else
+                   f"if {x} is not None:\n    for d in {x}:\n        found[d.id] = d")
         elif kind == "path":
             w.emit(f"if type({x}) is _OutputRef:\n    found[{x}.job.id] = {x}.job")
         else:
