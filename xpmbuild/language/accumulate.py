@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from . import syntax as S
 from .expressions import binop_value
-from .limits import length_problem, limit_error
+from .limits import MAX_LIST, length_problem, limit_error
 
 
 def is_accumulation(s) -> bool:
@@ -59,9 +59,9 @@ def compile_accumulation(compiler, s):
         mine = owned.get(name) is cur
         r = fr(env)              # a read of `name` in here ends the ownership
         if mine and type(r) is list and type(cur) is list and owned.get(name) is cur:
-            problem = length_problem(list, len(cur) + len(r))
-            if problem is not None:
-                raise limit_error(pos, f"+: {problem}")
+            n = len(cur) + len(r)
+            if n > MAX_LIST:
+                raise limit_error(pos, f"+: {length_problem(list, n)}")
             cur.extend(r)
             return
         v = binop_value("+", cur, r, pos)

@@ -32,6 +32,7 @@ _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written si
 # over): equal floats that are not zeros have the same bits, hence the same repr (0.0
 # and -0.0 are equal keys but differ: zeros are never kept, so never found).
 _FLOATS: dict = {}
+_UNSEEN = object()
 
 
 def _float_enc(x):
@@ -75,9 +76,12 @@ _CONVERT = {
               "    {e} = _float_enc({w})"),
     "str": ("", "t is str", "{e} = _json_str({w})"),
     "bool": ("", "t is bool", "{e} = 'true' if {w} else 'false'"),
-    "path": ("", "t is str or t is _PathValue or t is _OutputRef",
-             "try:\n    {w} = {a}.coerce({w}, CTX)\nexcept _TypeMismatch:\n    {decline}\n"
-             "{e} = {w}.enc"),
+    # a string: PathType.coerce's value (its cache read first, as it reads it)
+    "path": ("if t is str:\n    x = _PATHS.get((CTX.base_dir, CTX.root, {w}))\n"
+             "    if x is None:\n        try:\n            x = {a}.coerce({w}, CTX)\n"
+             "        except _TypeMismatch:\n            {decline}\n    {w} = x\n"
+             "    t = _PathValue",
+             "t is _PathValue or t is _OutputRef", "{e} = {w}.enc"),
     "config": ("", "t is _ConfigValue and {w}.definition is {a}", "{e} = {w}.enc"),
     "jobs": ("", "t is list",
              "for x in {w}:\n    if type(x) is not _Job or x.task is not {a}:\n"
@@ -102,7 +106,8 @@ class _Writer:
                    "_PathValue": M.PathValue, "_OutputRef": M.OutputRef,
                    "_json_str": M._json_str, "_encode": M.encode, "_tag_display": _tag_display,
                    "_TypeMismatch": M.TypeMismatch, "_SMALL": _SMALL, "_SCALARS": _SCALARS,
-                   "_FLOATS": _FLOATS, "_float_enc": _float_enc,
+                   "_FLOATS": _FLOATS, "_float_enc": _float_enc, "_PATHS": M._PATHS,
+                   "_UNSEEN": _UNSEEN,
                    "CTX": calls.ctx, "CHECKER": calls.inputs, "NEW": new, "SLOW": slow,
                    "DEF": definition, "POS": pos, "JOB_OF": calls.job_of,
                    "_identity_hash": M.identity_hash}
@@ -193,9 +198,11 @@ def _finish(w, definition, params, kinds, defaults):
         for name, (expr, kind, _) in zip(order, final):
             if definition.params[name].option:
                 continue
-            if kind == "path":
-                w.emit(f"if type({expr}) is _PathValue and CHECKER.problem({expr}.path) is "
-                       f"not None:\n    {w.decline}")
+            if kind == "path":      # InputChecker.problem, its memo read first
+                w.emit(f"if type({expr}) is _PathValue:\n"
+                       f"    x = CHECKER.memo.get({expr}.path, _UNSEEN)\n"
+                       f"    if x is _UNSEEN:\n        x = CHECKER.problem({expr}.path)\n"
+                       f"    if x is not None:\n        {w.decline}")
             elif kind == "config":      # checked at its call (a default's: by Calls.bind)
                 w.emit(f"if type({expr}) is _ConfigValue and id({expr}) not in "
                        f"CHECKER.configs:\n    {w.decline}")

@@ -93,6 +93,9 @@ class ExprCompiler:
         for x in e.items:
             if isinstance(x, S.TagExpr):
                 raise x.pos.error("tag(...) marks a parameter: pass it directly as an argument")
+        if len(fs) == 1:            # [job(...)]: an accumulation's usual item
+            f0, = fs
+            return lambda env: [f0(env)]
         return lambda env: [f(env) for f in fs]
 
     def e_DictExpr(self, e):
