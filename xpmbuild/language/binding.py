@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from .. import model as M
 from .calls import _tag_display
+from .writing import written
 
 _SCALARS = (int, float, str, bool)
 _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written site takes
@@ -173,8 +174,7 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
         w.emit(f"if g{i}:\n    tags[{w.const(f'N{i}', p.name)}] = _tag_display(w{i})")
     _finish(w, definition, params, kinds, defaults)
     source = "def call(env):\n" + "".join(w.lines)
-    exec(compile(source, f"<call of {definition.kind} {definition.name}>", "exec"), w.ns)
-    return w.ns["call"]
+    return written(source, "call", w.ns)
 
 
 def _finish(w, definition, params, kinds, defaults):

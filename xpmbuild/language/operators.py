@@ -15,6 +15,7 @@ import operator
 from .. import model as M
 from . import syntax as S
 from .limits import limit_error, result_problem, too_big
+from .writing import written
 
 _BINOPS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
@@ -150,8 +151,7 @@ def compile_binop(e, fl, fr):
     body = (_COMPARE if op in _COMPARISONS else _ARITH).format(op=op)   # op: one of ours
     source = ("def run(env):\n" + _operand(e.left, fl, "a", ns) +
               _operand(e.right, fr, "b", ns) + body)
-    exec(compile(source, f"<operator {op}>", "exec"), ns)
-    return ns["run"]
+    return written(source, "run", ns)
 
 
 _COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">="))
