@@ -301,3 +301,15 @@ def test_an_unassigned_operand_is_reported_where_it_is_read(tmp_path):
     assert (err.line, err.column) == (4, 10) and "used before it is assigned" in err.message
     err = xpm_error(tmp_path, "if False {\n    x = 1\n}\ny = x == 1\n")
     assert (err.line, err.column) == (4, 5) and "used before it is assigned" in err.message
+
+
+def test_sites_of_one_shape_share_one_compiled_text(tmp_path):
+    """A file of many literal calls compiles one text per shape, not one per call."""
+    from xpmbuild.language import writing
+    writing._CODE.clear()
+    calls = "".join(f"t(i={k} + 1, f=0.5 * {k})\n" for k in range(300))
+    plan = plan_of(tmp_path, 'task t {\n    i: int\n    f: float = 0.5\n    output o = "o"\n'
+                             '    shell "echo {i} > {o}"\n}\n' + calls)
+    assert len(plan.jobs) == 300
+    assert sorted(j.values["i"] for j in plan.jobs.values()) == list(range(1, 301))
+    assert len(writing._CODE) <= 3          # the call's text, and one per operator
