@@ -225,7 +225,11 @@ def _finish(w, definition, params, kinds, defaults):
     head, tail = M.job_encoding(definition.name, "\x00", w.calls.namespace).split("\x00")
     w.const("HEAD", head)
     w.const("TAIL", tail)
-    w.emit("return JOB_OF(DEF, _identity_hash(HEAD + body + TAIL), values, tags, deps, POS)")
+    w.const("JOBS", w.calls.plan.jobs)
+    # a new job made in place (Calls.job_of's own way); the plan's gets the call's tags
+    w.emit("job_id = _identity_hash(HEAD + body + TAIL)\nif job_id not in JOBS:\n"
+           "    job = JOBS[job_id] = _Job(DEF, job_id, values, tags, deps, None, POS)\n"
+           "    return job\nreturn JOB_OF(DEF, job_id, values, tags, deps, POS)")
 
 
 def _dependencies(w, carriers):
