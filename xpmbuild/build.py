@@ -9,8 +9,6 @@ each would run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
@@ -20,26 +18,28 @@ from .reasons import is_shared
 from .rebuild import Rebuilder
 from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
 
-if TYPE_CHECKING:       # a plan never imports the scheduler (nor what it launches with)
-    from .reporter import Reporter
-    from .scheduler import Node
-
 STALE = "stale"
 
 
-@dataclass
 class BuildResult:
-    plan: Plan
-    workspace: Workspace
-    nodes: list
-    dry_run: bool
-    counts: dict = field(default_factory=dict)
-    interrupted: bool = False
-    detached: bool = False
-    launcher_name: str = "local"
-    t0: float = 0.0
-    routes: dict = field(default_factory=dict)      # task name -> launcher name
-    kept: int = 0       # jobs kept as the last complete run left them (incremental.py)
+    """What a build did: its nodes (PlanNode or scheduler Node), the counts, how it ended.
+    ``kept``: the jobs kept as the last complete run left them (incremental.py)."""
+
+    def __init__(self, plan: Plan, workspace: Workspace, nodes: list, dry_run: bool,
+                 counts: dict | None = None, interrupted: bool = False,
+                 detached: bool = False, launcher_name: str = "local", t0: float = 0.0,
+                 routes: dict | None = None, kept: int = 0):
+        self.plan = plan
+        self.workspace = workspace
+        self.nodes = nodes
+        self.dry_run = dry_run
+        self.counts = {} if counts is None else counts
+        self.interrupted = interrupted
+        self.detached = detached
+        self.launcher_name = launcher_name
+        self.t0 = t0
+        self.routes = {} if routes is None else routes      # task name -> launcher name
+        self.kept = kept
 
     @property
     def ok(self) -> bool:

@@ -8,12 +8,8 @@ run's jobs start (it takes ~0.1 s), written atomically before the run ends.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +17,7 @@ import time
 
 def git_state(folder: str) -> dict | None:
     """{"commit", "dirty"} of the repository holding ``folder``; None if there is none."""
+    import subprocess       # (this module's imports are lazy: it is on every run's path)
     def git(*args):
         return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True,
                               timeout=30)
@@ -112,14 +109,17 @@ def _store_packages(key, out: dict):
 
 
 def snapshot(folder: str) -> dict:
+    import getpass
+    import platform
     from . import __version__
+    from .machine import hostname
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
     doc = {"time": round(time.time(), 3),
            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "host": socket.gethostname(), "user": user, "xpmbuild": __version__,
+           "host": hostname(), "user": user, "xpmbuild": __version__,
            "python": platform.python_version(), "executable": sys.executable,
            "platform": platform.platform(), "folder": folder, "packages": packages()}
     git = git_state(folder)
