@@ -118,3 +118,25 @@ def test_packages_installed_or_upgraded_between_runs_are_seen(tmp_path):
     proj.write_xpm(EXP.replace("N", "4"))
     proj.run()
     assert latest(proj)["packages"].get("xpm_demo_dist") == "2.0"
+
+
+def test_the_package_cache_survives_new_files_in_the_project_folder(tmp_path):
+    """The first folder of sys.path is the project's (``python -m``: the current folder),
+    whose mtime moves with every file written there: the cache's key is made of the
+    distributions' metadata folders only, so a run after writing files still takes the
+    list from the cache (a marker put in the cached list shows it was used)."""
+    cache = tmp_path / "cache"
+    from buildutil import clean_env
+    proj = Project(tmp_path / "p", EXP.replace("N", "1"),
+                   env=clean_env(XDG_CACHE_HOME=str(cache)))
+    proj.run()
+    path = cache / "xpmbuild" / "packages.json"
+    doc = json.loads(path.read_text())
+    for entry in doc.values():
+        entry["packages"]["xpm-cached-marker"] = "9"
+    path.write_text(json.dumps(doc))
+    for i in range(3):                          # the project's folder changes
+        proj.write(f"new{i}.txt", "x\n")
+    proj.write_xpm(EXP.replace("N", "2"))
+    proj.run()
+    assert latest(proj)["packages"].get("xpm-cached-marker") == "9"

@@ -51,16 +51,26 @@ def packages() -> dict:
 
 
 def _path_stamp() -> list:
-    """What the installed distributions depend on: the interpreter, and each folder of
-    ``sys.path`` with its mtime (installing, upgrading or removing a distribution adds or
-    removes a ``*.dist-info`` folder in it, which changes that mtime)."""
+    """What the installed distributions depend on: the interpreter, and in each folder of
+    ``sys.path`` the names and mtimes of its distributions' metadata folders (installing,
+    upgrading or removing one adds, renames or remakes such a folder). Not the folders'
+    own mtimes: the first entry is often the project's folder, whose mtime moves with
+    every file written there."""
     stamp = [sys.executable]
     for entry in sys.path:
+        folder = entry or "."
         try:
-            st = os.stat(entry or ".")
+            names = os.listdir(folder)
         except OSError:
             continue
-        stamp.append((entry, st.st_mtime_ns, st.st_ino))
+        dists = []
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")) or name == "EGG-INFO":
+                try:
+                    dists.append((name, os.stat(os.path.join(folder, name)).st_mtime_ns))
+                except OSError:
+                    continue
+        stamp.append((entry, sorted(dists)))
     return stamp
 
 
