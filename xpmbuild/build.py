@@ -347,6 +347,9 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         if detach and not one.can_detach:      # refused before anything is submitted
             raise ValueError(f"--detach needs a launcher that chains dependencies itself "
                              f"(slurm); {one.name} is a {one.type} launcher")
+    if detach:
+        _check_detach_limits(plan, ws, targets, routes, [launcher] + list(made.values()),
+                             force, force_all)
     ws.create()
     ws.load_index(lazy=_few_left(nodes, kept))
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
@@ -392,6 +395,36 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         for one in made.values():
             one.close()
     return result
+
+
+def _check_detach_limits(plan, ws, targets, routes, launchers, force, force_all):
+    """``--detach`` submits every stale job at once, and ``max_jobs`` says how many may be
+    queued or running at once on a launcher (the rest wait in xpmbuild, which a detached
+    run leaves): a detached run that would submit more than that is refused (a
+    ValueError, exit 2) before anything is submitted. The count is a plan's."""
+    limits = {one.name: int(one.scheduling["max_jobs"]) for one in launchers
+              if (one.scheduling or {}).get("max_jobs")}
+    if not limits:
+        return
+    nodes = plan_nodes(plan, ws, targets)
+    if ws.exists():
+        ws.load_index()
+    else:
+        from .hashing import HashCache
+        ws.hashes, ws._rows = HashCache(), {}
+    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
+    rebuilder.untraced_new = True
+    dry_run(plan, ws, nodes, rebuilder)
+    count: dict = {}
+    for n in nodes:
+        if n.will_run:
+            name = routes.get(n.job.task.name)
+            count[name] = count.get(name, 0) + 1
+    for name, limit in sorted(limits.items()):
+        if count.get(name, 0) > limit:
+            raise ValueError(f"--detach would submit {count[name]} jobs at once to launcher "
+                             f"{name}, whose max_jobs is {limit}: run it attached (the rest "
+                             f"wait in xpmbuild), select fewer jobs, or raise max_jobs")
 
 
 def _routes(nodes, settings: dict, default: str) -> dict:
