@@ -42,6 +42,13 @@ table gives medians and each tool's ratio to make, with the load average (``os.g
 before and after. Nothing is shortened for the benchmark: each tool runs its ordinary command
 line on ordinary files.
 
+The interpreter is the one running this script (``sys.executable``): what its site does
+at start (``.pth`` files: an editable install's import finder, a sandbox's hook) is paid by
+every xpmbuild command and not by make, 10-50 ms here; the header line lists them. To
+measure what a user of a plain install gets: ``python -m venv /tmp/v && /tmp/v/bin/pip
+install . && /tmp/v/bin/python bench/compare.py`` (or, to measure a work tree without
+reinstalling, that venv's python with ``PYTHONPATH=.``).
+
 Folders are made fresh and are NOT deleted between repetitions: on an ext4 without a journal,
 deleting the previous tree (tens of thousands of inodes) slows inode creation for minutes
 afterwards, and the next repetition would measure that. Each run's folders are removed at the
@@ -387,6 +394,10 @@ def main(argv=None):
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} cpus={os.cpu_count()} -j{args.jobs} "
           f"reps={args.reps} dir={root} load={load0[0]:.2f},{load0[1]:.2f},{load0[2]:.2f}",
           flush=True)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from startup import site_hooks
+    print(f"# python {sys.executable}; site .pth files: "
+          f"{', '.join(site_hooks(sys.executable)) or 'none'}", flush=True)
     results: dict = {}          # (workload, n, phase, tool) -> [(wall, cpu)]
     try:
         for workload in workloads:

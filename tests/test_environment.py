@@ -48,6 +48,7 @@ def test_each_run_records_its_environment_and_git_state(tmp_path):
     import xpmbuild
     assert env["host"] == socket.gethostname()
     assert env["python"] == platform.python_version()
+    assert env["platform"] == platform.platform()
     assert env["xpmbuild"] == xpmbuild.__version__
     assert env["user"] and isinstance(env["time"], float)
     assert "lark" in {k.lower() for k in env["packages"]}, list(env["packages"])[:20]
@@ -57,6 +58,7 @@ def test_each_run_records_its_environment_and_git_state(tmp_path):
     proj.run()
     envs = environments(proj)
     assert len(envs) == 2 and envs[1]["git"] == {"commit": head, "dirty": True}, envs[1]
+    assert envs[1]["platform"] == platform.platform()        # (from the cache, the same)
 
 
 def test_outside_a_repository_or_without_git_the_git_key_is_omitted(tmp_path):
@@ -106,7 +108,7 @@ def test_packages_installed_or_upgraded_between_runs_are_seen(tmp_path):
     proj.write_xpm(EXP.replace("N", "2"))
     proj.run()
     assert latest(proj)["packages"].get("xpm_demo_dist") == "1.0"
-    assert (cache / "xpmbuild" / "packages.json").exists()
+    assert list((cache / "xpmbuild" / "environments").glob("*.json"))
     import shutil
     shutil.rmtree(info)                                           # upgraded
     _dist(site, "xpm_demo_dist", "2.0")
@@ -114,7 +116,32 @@ def test_packages_installed_or_upgraded_between_runs_are_seen(tmp_path):
     proj.run()
     assert latest(proj)["packages"].get("xpm_demo_dist") == "2.0"
     # a damaged cache is read past
-    (cache / "xpmbuild" / "packages.json").write_text("{not json")
+    for entry in (cache / "xpmbuild" / "environments").glob("*.json"):
+        entry.write_text("{not json")
     proj.write_xpm(EXP.replace("N", "4"))
     proj.run()
     assert latest(proj)["packages"].get("xpm_demo_dist") == "2.0"
+
+
+def test_the_package_cache_survives_new_files_in_the_project_folder(tmp_path):
+    """The first folder of sys.path is the project's (``python -m``: the current folder),
+    whose mtime moves with every file written there: the cache's key is made of the
+    distributions' metadata folders only, so a run after writing files still takes the
+    list from the cache (a marker put in the cached list shows it was used)."""
+    cache = tmp_path / "cache"
+    from buildutil import clean_env
+    proj = Project(tmp_path / "p", EXP.replace("N", "1"),
+                   env=clean_env(XDG_CACHE_HOME=str(cache)))
+    proj.run()
+    (path,) = (cache / "xpmbuild" / "environments").glob("*.json")
+    doc = json.loads(path.read_text())
+    doc["packages"]["xpm-cached-marker"] = "9"
+    doc["platform"] = "marked-platform"
+    path.write_text(json.dumps(doc))
+    for i in range(3):                          # the project's folder changes
+        proj.write(f"new{i}.txt", "x\n")
+    proj.write_xpm(EXP.replace("N", "2"))
+    proj.run()
+    env = latest(proj)
+    assert env["packages"].get("xpm-cached-marker") == "9"
+    assert env["platform"] == "marked-platform"

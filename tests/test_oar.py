@@ -11,7 +11,8 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from launcherutil import SMALL, cluster_project, oar_job, read, require_service  # noqa: E402,F401
+from launcherutil import (SMALL, cluster_project, oar_job, read, require_service,  # noqa: E402,F401
+                          sh, wait_for, write)
 
 pytestmark = [pytest.mark.service]
 
@@ -119,3 +120,55 @@ def test_walltime_is_reported(project):
     assert rec["walltime"] == 15, rec          # what the task asked, in seconds
     assert took < 120, took
     assert "time limit" in r.stdout + r.stderr or "walltime" in r.stdout + r.stderr
+
+
+# runs the real runuser; after an oarsub, kills the xpmbuild that ran it (its parent)
+# before it records the job id (the shim is root's: the submission runs as the OAR user)
+KILL_AFTER_OARSUB = """#!/bin/sh
+{real} "$@"; rc=$?
+case " $* " in *" oarsub "*) kill -9 $PPID;; esac
+exit $rc
+"""
+
+
+def oar_jobs_of(job_dir: str) -> list[dict]:
+    """The OAR jobs (ended ones too) launched in ``job_dir`` by xpmbuild (named xpm-...)."""
+    import json
+    out = sh("oarstat", "-f", "-J", "--sql", "job_name like 'xpm-%'").stdout.strip()
+    data = json.loads(out) if out else {}
+    return [dict(v, id=k) for k, v in data.items() if v.get("launchingDirectory") == job_dir]
+
+
+def test_a_submission_killed_before_its_id_was_recorded_is_found_by_name(project):
+    """Killed between oarsub and the record of the job id, the run leaves a record that
+    says queued without an id; the next run finds the OAR job by its name (the script's,
+    which lists the folder) and re-attaches to it: the job runs once, never submitted twice
+    into the same folder."""
+    import shutil
+    proj = project("""\
+        task nap {
+            output o = "o.txt"
+            shell "echo ran >> runs.log; sleep 3; echo slept > {o}"
+        }
+        nap()
+        """)
+    shim = os.path.join(proj.root, "kill-bin")
+    write(os.path.join(shim, "runuser"),
+          KILL_AFTER_OARSUB.format(real=shutil.which("runuser")), dedent=False)
+    os.chmod(os.path.join(shim, "runuser"), 0o755)
+    env = proj.env
+    proj.env = dict(env, PATH=shim + os.pathsep + env["PATH"])
+    r = proj.run("-l", "oar", expect=None, timeout=60)
+    assert r.returncode == -9, r.stderr             # killed right after oarsub
+    st = proj.the_state("nap")
+    assert st["status"] == "queued" and not st.get("launcher_id"), st
+    job_dir = proj.job_dir("nap")
+    submitted = wait_for(lambda: oar_jobs_of(job_dir), 30, what="the OAR job")
+    assert len(submitted) == 1 and submitted[0]["name"].startswith("xpm-nap-"), submitted
+    proj.env = env
+    r = proj.run("-l", "oar", timeout=180)
+    final = proj.the_state("nap")
+    assert final["status"] == "done", (final, r.stderr)
+    assert final["launcher_id"] == submitted[0]["id"], (final, submitted)
+    assert len(oar_jobs_of(job_dir)) == 1, oar_jobs_of(job_dir)        # not submitted twice
+    assert read(os.path.join(job_dir, "runs.log")) == "ran\n"

@@ -335,6 +335,34 @@ def test_detach_prints_the_slurm_job_ids(project):
     assert not missing, f"job ids not printed: {missing}\n{describe(r)}"
 
 
+def test_detach_beyond_max_jobs_is_refused_before_anything_is_submitted(project, slurm):
+    """max_jobs says how many jobs may be queued or running at once on a launcher (the
+    rest wait in xpmbuild); a detached run leaves no xpmbuild to wait in, so one that would
+    submit more is refused with exit 2, naming the setting, before anything is submitted;
+    within the limit it goes out."""
+    proj = project("""\
+        task t {
+            i: int
+            output o = "o.txt"
+            shell "echo {i} > {o}"
+        }
+        for i in range(3) { t(i=i) }
+        """)
+    proj.write_settings(SETTINGS.format(partition=slurm.get("XPM_SLURM_PARTITION", "debug"))
+                        + "max_jobs = 2\n")
+    r = proj.run("-l", "slurm", "--detach", expect=2, timeout=60)
+    assert "would submit 3 jobs at once to launcher slurm, whose max_jobs is 2" in r.stderr, \
+        describe(r)
+    assert "Traceback" not in r.stderr
+    assert slurm_jobs(proj.root) == [] and proj.states() == {}, proj.states()
+    # a selection within the limit is submitted
+    proj.write_settings(SETTINGS.format(partition=slurm.get("XPM_SLURM_PARTITION", "debug"))
+                        + "max_jobs = 3\n")
+    proj.run("-l", "slurm", "--detach", timeout=60)
+    states = proj.states()
+    assert len(states) == 3 and all(st.get("launcher_id") for st in states.values()), states
+
+
 def test_restarted_run_reattaches_instead_of_resubmitting(project):
     proj = project("""\
         task nap {

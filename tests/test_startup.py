@@ -120,3 +120,43 @@ for i in range(2) { t(i=i) }
     assert "no arg 'x'" in r.stderr
     r = proj.run("--help")
     assert "--force" in r.stdout
+
+
+INCREMENTAL = r"""
+import atexit, json, runpy, sys
+sys.argv = ["xpmbuild"] + json.loads(sys.argv[1])
+costly = ("dataclasses", "inspect", "typing", "urllib", "socket", "ast", "shutil", "pathlib",
+          "tempfile", "lark", "click", "rich")
+before = set(sys.modules)       # (an editable install's finder imports some at start)
+atexit.register(lambda: print(json.dumps(sorted(
+    m for m in sys.modules if m.split(".")[0] in costly and m not in before)),
+    file=sys.stderr))
+runpy.run_module("xpmbuild.cli", run_name="__main__")
+"""
+
+
+def test_incremental_run_imports_little(tmp_path):
+    """A run after one input changed (incremental.py: the cached plan, one job decided
+    again) imports none of the stdlib modules that cost milliseconds each and that it has
+    no use for (dataclasses and inspect, typing, urllib, socket, ast, shutil, pathlib...)."""
+    proj = Project(tmp_path, """\
+task t {
+    i: int
+    src: path
+    output o = "o.txt"
+    shell "cat {src} > {o}; echo {i} >> {o}"
+}
+for i in range(3) { t(i=i, src="in%d.txt" % i) }
+""")
+    for i in range(3):
+        proj.write(f"in{i}.txt", "a\n")
+    proj.run()
+    proj.write("in0.txt", "b\n")
+    p = subprocess.run([sys.executable, "-c", INCREMENTAL,
+                        json.dumps(["run", proj.file, "-w", proj.ws, "--json"])],
+                       cwd=proj.root, capture_output=True, text=True, env=clean_env(),
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)["summary"]
+    assert (summary["ran"], summary.get("kept")) == (1, 2)      # the incremental path
+    assert json.loads(p.stderr.strip().splitlines()[-1]) == []

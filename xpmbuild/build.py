@@ -9,8 +9,6 @@ each would run.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import schema
 from .graph import select
@@ -20,26 +18,28 @@ from .reasons import is_shared
 from .rebuild import Rebuilder
 from .workspace import ACTIVE, DONE, NEW, WAITING, Workspace
 
-if TYPE_CHECKING:       # a plan never imports the scheduler (nor what it launches with)
-    from .reporter import Reporter
-    from .scheduler import Node
-
 STALE = "stale"
 
 
-@dataclass
 class BuildResult:
-    plan: Plan
-    workspace: Workspace
-    nodes: list
-    dry_run: bool
-    counts: dict = field(default_factory=dict)
-    interrupted: bool = False
-    detached: bool = False
-    launcher_name: str = "local"
-    t0: float = 0.0
-    routes: dict = field(default_factory=dict)      # task name -> launcher name
-    kept: int = 0       # jobs kept as the last complete run left them (incremental.py)
+    """What a build did: its nodes (PlanNode or scheduler Node), the counts, how it ended.
+    ``kept``: the jobs kept as the last complete run left them (incremental.py)."""
+
+    def __init__(self, plan: Plan, workspace: Workspace, nodes: list, dry_run: bool,
+                 counts: dict | None = None, interrupted: bool = False,
+                 detached: bool = False, launcher_name: str = "local", t0: float = 0.0,
+                 routes: dict | None = None, kept: int = 0):
+        self.plan = plan
+        self.workspace = workspace
+        self.nodes = nodes
+        self.dry_run = dry_run
+        self.counts = {} if counts is None else counts
+        self.interrupted = interrupted
+        self.detached = detached
+        self.launcher_name = launcher_name
+        self.t0 = t0
+        self.routes = {} if routes is None else routes      # task name -> launcher name
+        self.kept = kept
 
     @property
     def ok(self) -> bool:
@@ -347,6 +347,9 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         if detach and not one.can_detach:      # refused before anything is submitted
             raise ValueError(f"--detach needs a launcher that chains dependencies itself "
                              f"(slurm); {one.name} is a {one.type} launcher")
+    if detach:
+        _check_detach_limits(plan, ws, targets, routes, [launcher] + list(made.values()),
+                             force, force_all)
     ws.create()
     ws.load_index(lazy=_few_left(nodes, kept))
     # the whole plan, whatever the targets: what `gc` and `jobs clean --orphans` keep
@@ -392,6 +395,36 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
         for one in made.values():
             one.close()
     return result
+
+
+def _check_detach_limits(plan, ws, targets, routes, launchers, force, force_all):
+    """``--detach`` submits every stale job at once, and ``max_jobs`` says how many may be
+    queued or running at once on a launcher (the rest wait in xpmbuild, which a detached
+    run leaves): a detached run that would submit more than that is refused (a
+    ValueError, exit 2) before anything is submitted. The count is a plan's."""
+    limits = {one.name: int(one.scheduling["max_jobs"]) for one in launchers
+              if (one.scheduling or {}).get("max_jobs")}
+    if not limits:
+        return
+    nodes = plan_nodes(plan, ws, targets)
+    if ws.exists():
+        ws.load_index()
+    else:
+        from .hashing import HashCache
+        ws.hashes, ws._rows = HashCache(), {}
+    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
+    rebuilder.untraced_new = True
+    dry_run(plan, ws, nodes, rebuilder)
+    count: dict = {}
+    for n in nodes:
+        if n.will_run:
+            name = routes.get(n.job.task.name)
+            count[name] = count.get(name, 0) + 1
+    for name, limit in sorted(limits.items()):
+        if count.get(name, 0) > limit:
+            raise ValueError(f"--detach would submit {count[name]} jobs at once to launcher "
+                             f"{name}, whose max_jobs is {limit}: run it attached (the rest "
+                             f"wait in xpmbuild), select fewer jobs, or raise max_jobs")
 
 
 def _routes(nodes, settings: dict, default: str) -> dict:

@@ -20,7 +20,6 @@ Any edit of a tracked file, comments included, rebuilds: the content is hashed a
 """
 from __future__ import annotations
 
-import ast
 import os
 import re
 
@@ -136,6 +135,7 @@ def _module_files(base: str, dotted: str) -> list[str]:
 
 
 def _local_imports(path: str, here: str) -> list[str]:
+    import ast
     try:
         with open(path, "rb") as f:
             tree = ast.parse(f.read(), filename=path)

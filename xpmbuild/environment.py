@@ -8,12 +8,8 @@ run's jobs start (it takes ~0.1 s), written atomically before the run ends.
 """
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +17,7 @@ import time
 
 def git_state(folder: str) -> dict | None:
     """{"commit", "dirty"} of the repository holding ``folder``; None if there is none."""
+    import subprocess       # (this module's imports are lazy: it is on every run's path)
     def git(*args):
         return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True,
                               timeout=30)
@@ -35,13 +32,16 @@ def git_state(folder: str) -> dict | None:
             "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
 
 
-def packages() -> dict:
-    """{name: version} of the installed distributions; from the cache while none of the
-    folders on ``sys.path`` changed (:func:`_cached_packages`)."""
-    key = _path_stamp()
-    cached = _cached_packages(key)
+def installed() -> tuple[dict, str]:
+    """({name: version} of the installed distributions, ``platform.platform()``), from
+    the cache while the interpreter, the distributions on ``sys.path`` (:func:`_path_stamp`)
+    and the kernel are the same: reading ~150 distributions' metadata costs ~0.15 s, and
+    ``platform.platform()`` runs ``uname -p`` in a subprocess."""
+    key = [_path_stamp(), list(os.uname())]
+    cached = _cached(key)
     if cached is not None:
-        return cached
+        return cached["packages"], cached["platform"]
+    import platform
     from importlib import metadata
     out = {}
     for dist in metadata.distributions():
@@ -49,79 +49,101 @@ def packages() -> dict:
         if name:
             out[name] = dist.version
     out = dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
-    _store_packages(key, out)
-    return out
+    where = platform.platform()
+    _store(key, {"packages": out, "platform": where})
+    return out, where
+
+
+def packages() -> dict:
+    """{name: version} of the installed distributions (:func:`installed`)."""
+    return installed()[0]
 
 
 def _path_stamp() -> list:
-    """What the installed distributions depend on: the interpreter, and each folder of
-    ``sys.path`` with its mtime (installing, upgrading or removing a distribution adds or
-    removes a ``*.dist-info`` folder in it, which changes that mtime)."""
+    """What the installed distributions depend on: the interpreter, and in each folder of
+    ``sys.path`` the names and mtimes of its distributions' metadata folders (installing,
+    upgrading or removing one adds, renames or remakes such a folder). Not the folders'
+    own mtimes: the first entry is often the project's folder, whose mtime moves with
+    every file written there."""
     stamp = [sys.executable]
     for entry in sys.path:
+        folder = entry or "."
         try:
-            st = os.stat(entry or ".")
+            names = os.listdir(folder)
         except OSError:
             continue
-        stamp.append((entry, st.st_mtime_ns, st.st_ino))
+        dists = []
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")) or name == "EGG-INFO":
+                try:
+                    dists.append((name, os.stat(os.path.join(folder, name)).st_mtime_ns))
+                except OSError:
+                    continue
+        stamp.append((entry, sorted(dists)))
     return stamp
 
 
-def _cache_file() -> str:
+def _cache_folder() -> str:
     from .userdirs import user_cache_dir
-    return os.path.join(user_cache_dir(), "packages.json")
+    return os.path.join(user_cache_dir(), "environments")
 
 
 _KEPT = 32         # command lines of other folders and interpreters each have their own
 
 
-def _digest(key) -> str:
+def _file(key) -> str:
     import xxhash
-    return xxhash.xxh3_64_hexdigest(json.dumps(key).encode())
+    return os.path.join(_cache_folder(),
+                        xxhash.xxh3_64_hexdigest(json.dumps(key).encode()) + ".json")
 
 
-def _read_cache() -> dict:
+def _cached(key) -> dict | None:
+    """The cached entry of ``key`` (one small file per key), or None."""
     try:
-        with open(_cache_file(), encoding="utf-8") as f:
-            doc = json.load(f)
-        return doc if type(doc) is dict else {}
+        with open(_file(key), encoding="utf-8") as f:
+            entry = json.load(f)
     except (OSError, ValueError):
-        return {}
-
-
-def _cached_packages(key) -> dict | None:
-    """Reading the metadata of every distribution costs ~0.15 s a run (150 of them)."""
-    entry = _read_cache().get(_digest(key))
+        return None
     if type(entry) is dict and type(entry.get("packages")) is dict and \
+            type(entry.get("platform")) is str and \
             entry.get("key") == json.loads(json.dumps(key)):
-        return entry["packages"]
+        return entry
     return None
 
 
-def _store_packages(key, out: dict):
+def _store(key, entry: dict):
     from .atomicfile import atomic_write
-    doc = {k: v for k, v in _read_cache().items() if type(v) is dict}
-    doc[_digest(key)] = {"key": key, "packages": out, "at": time.time()}
-    if len(doc) > _KEPT:        # the least recently written go
-        doc = dict(sorted(doc.items(), key=lambda kv: kv[1].get("at") or 0)[-_KEPT:])
     try:
-        os.makedirs(os.path.dirname(_cache_file()), exist_ok=True)
-        atomic_write(_cache_file(), json.dumps(doc))
+        folder = _cache_folder()
+        os.makedirs(folder, exist_ok=True)
+        atomic_write(_file(key), json.dumps(dict(entry, key=key)))
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+        if len(names) > _KEPT:      # the least recently written go
+            def mtime(n):
+                try:
+                    return os.stat(os.path.join(folder, n)).st_mtime_ns
+                except OSError:
+                    return 0
+            for n in sorted(names, key=mtime)[:len(names) - _KEPT]:
+                os.unlink(os.path.join(folder, n))
     except (OSError, ValueError, TypeError):
         pass        # only the next run's time is lost
 
 
 def snapshot(folder: str) -> dict:
+    import getpass
     from . import __version__
+    from .machine import hostname
+    found, where = installed()
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
     doc = {"time": round(time.time(), 3),
            "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "host": socket.gethostname(), "user": user, "xpmbuild": __version__,
-           "python": platform.python_version(), "executable": sys.executable,
-           "platform": platform.platform(), "folder": folder, "packages": packages()}
+           "host": hostname(), "user": user, "xpmbuild": __version__,
+           "python": sys.version.split()[0], "executable": sys.executable,
+           "platform": where, "folder": folder, "packages": found}
     git = git_state(folder)
     if git is not None:
         doc["git"] = git

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 
 from . import actions
 from .workspace import CANCEL_FILE, EXIT_FILE
+
+
+def _rmtree(path: str):
+    import shutil       # (~3 ms to import, with its compressors: only when there is a tree)
+    shutil.rmtree(path)
 
 
 def write_if_changed(path: str, text: str, new_dir=False):
@@ -28,7 +32,7 @@ def write_if_changed(path: str, text: str, new_dir=False):
         except (FileNotFoundError, UnicodeDecodeError, IsADirectoryError):
             pass
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
+            _rmtree(path)
     # os-level, as atomic_write: no text-file object (two files a job, thousands a minute)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
@@ -59,7 +63,7 @@ def clear_previous(job, job_dir: str, new: bool):
     for log in ("stdout.log", "stderr.log"):      # a folder in the way of a log
         p = os.path.join(job_dir, log)
         if not new and os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
+            _rmtree(p)
     if new and not any("/" in rel for rel in job.task.outputs.values()):
         return
     for mark in (EXIT_FILE, CANCEL_FILE):
@@ -83,7 +87,7 @@ def clear_output(job_dir: str, rel: str):
             os.unlink(p)            # the link only; below it is outside, or the job's
         elif last:
             if os.path.isdir(p):
-                shutil.rmtree(p)    # does not follow links inside it
+                _rmtree(p)    # does not follow links inside it
             elif os.path.lexists(p):
                 os.unlink(p)
             break

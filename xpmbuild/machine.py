@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 
 
 def affinity_cpus() -> int:
@@ -33,8 +31,16 @@ def visible_gpus(env=None) -> list[str] | None:
     return out
 
 
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it on Linux (both are the
+    kernel's ``uname`` node name), without importing socket (~4 ms of every run)."""
+    return os.uname().nodename
+
+
 def nvidia_gpus() -> list[str]:
     """The indices ``nvidia-smi -L`` lists ("GPU 0: ..."); [] without nvidia-smi."""
+    import shutil
+    import subprocess
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return []

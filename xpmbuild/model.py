@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 
 import xxhash
 
@@ -428,68 +427,85 @@ class ParamDef:
         self.key = _json_str(name) + ":"     # the parameter's name in an identity body
 
 
-@dataclass(eq=False)
 class ConfigDef:
     """A checked ``config`` declaration (and the base of :class:`TaskDef`)."""
 
-    name: str
-    file: str
-    here: str                      # directory of the declaring file
-    doc: str | None = None
-    params: dict = field(default_factory=dict)   # name -> ParamDef, in declaration order
-    pos: object = None
     kind = "config"
+
+    def __init__(self, name: str, file: str, here: str, doc: str | None = None,
+                 params: dict | None = None, pos=None):
+        self.name = name
+        self.file = file
+        self.here = here                # directory of the declaring file
+        self.doc = doc
+        self.params = {} if params is None else params  # name -> ParamDef, declaration order
+        self.pos = pos
 
     def __repr__(self):
         return f"<{self.kind} {self.name}>"
 
 
-@dataclass(eq=False)
 class Template:
     """A parsed shell template: literal text and placeholders (tuples of names)."""
 
-    text: str
-    parts: list                    # str | tuple[str, ...]
-    # aligned with parts: None for text, the shell context of each placeholder
-    # (shellquote.TOP, DQ, SQ, ANSI: how its value is quoted); empty: all TOP
-    contexts: list = field(default_factory=list)
+    def __init__(self, text: str, parts: list, contexts: list | None = None):
+        self.text = text
+        self.parts = parts              # str | tuple[str, ...]
+        # aligned with parts: None for text, the shell context of each placeholder
+        # (shellquote.TOP, DQ, SQ, ANSI: how its value is quoted); empty: all TOP
+        self.contexts = [] if contexts is None else contexts
+
+    def __repr__(self):
+        return f"Template({self.text!r})"
 
     def names(self):
         return [p for p in self.parts if type(p) is tuple]
 
 
-@dataclass(eq=False)
 class TaskDef(ConfigDef):
-    outputs: dict = field(default_factory=dict)    # name -> relative path
-    requires: dict = field(default_factory=dict)   # cpus/mem/gpus/time -> value
-    action_kind: str = "shell"                     # "shell" | "python"
-    action: object = None                          # Template (shell) | "module:function"
-    # `uses` lines: absolute normalized paths (files or folders) whose content is part of
-    # the jobs' fingerprint, in declaration order, without duplicates; never identity
-    uses: list = field(default_factory=list)
     kind = "task"
+
+    def __init__(self, name: str, file: str, here: str, doc: str | None = None,
+                 params: dict | None = None, pos=None, outputs: dict | None = None,
+                 requires: dict | None = None, action_kind: str = "shell", action=None,
+                 uses: list | None = None):
+        super().__init__(name, file, here, doc, params, pos)
+        self.outputs = {} if outputs is None else outputs      # name -> relative path
+        self.requires = {} if requires is None else requires   # cpus/mem/gpus/time -> value
+        self.action_kind = action_kind                         # "shell" | "python"
+        self.action = action                # Template (shell) | "module:function"
+        # `uses` lines: absolute normalized paths (files or folders) whose content is part
+        # of the jobs' fingerprint, in declaration order, without duplicates; never identity
+        self.uses = [] if uses is None else uses
 
     @property
     def has_options(self) -> bool:
         return any(p.option for p in self.params.values())
 
 
-@dataclass(eq=False)
 class Plan:
     """The result of evaluating an experiment file: its jobs, in creation order.
 
     Creation order is a topological order: a job can only depend on jobs made before it.
+    (Plain classes here, not dataclasses: importing dataclasses costs a run ~12 ms.)
     """
 
-    file: str
-    name: str
-    root: str
-    jobs: dict = field(default_factory=dict)       # id -> Job
-    tasks: dict = field(default_factory=dict)      # name -> TaskDef
-    configs: dict = field(default_factory=dict)    # name -> ConfigDef
-    args: dict = field(default_factory=dict)       # name -> value
-    sources: list = field(default_factory=list)    # every .xpm file read
-    services: dict = field(default_factory=dict)   # name -> servicedef.ServiceCall
+    def __init__(self, file: str, name: str, root: str, jobs: dict | None = None,
+                 tasks: dict | None = None, configs: dict | None = None,
+                 args: dict | None = None, sources: list | None = None,
+                 services: dict | None = None):
+        self.file = file
+        self.name = name
+        self.root = root
+        self.jobs = {} if jobs is None else jobs                # id -> Job
+        self.tasks = {} if tasks is None else tasks             # name -> TaskDef
+        self.configs = {} if configs is None else configs       # name -> ConfigDef
+        self.args = {} if args is None else args                # name -> value
+        self.sources = [] if sources is None else sources       # every .xpm file read
+        self.services = {} if services is None else services   # name -> ServiceCall
+
+    def __repr__(self):
+        return f"<plan {self.name}: {len(self.jobs)} jobs>"
 
     def __len__(self):
         return len(self.jobs)

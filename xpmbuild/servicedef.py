@@ -2,19 +2,20 @@
 docs/language.md §11): beside the config and task definitions of model.py."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .model import ConfigDef
 
 
-@dataclass(eq=False)
 class ServiceDef(ConfigDef):
     """A checked ``service`` declaration (monitor.md): parameters, a shell template and a
     url template, both of which may name ``{port}`` (a free port chosen at start)."""
 
-    action: object = None                          # Template of the shell text
-    url: object = None                             # Template of the url
     kind = "service"
+
+    def __init__(self, name: str, file: str, here: str, doc: str | None = None,
+                 params: dict | None = None, pos=None, action=None, url=None):
+        super().__init__(name, file, here, doc, params, pos)
+        self.action = action                           # Template of the shell text
+        self.url = url                                 # Template of the url
 
 
 class ServiceCall:

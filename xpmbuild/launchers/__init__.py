@@ -7,15 +7,16 @@ settings.py). A new launcher is a module with a :class:`~.base.Launcher` subclas
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
 class LauncherType:
-    name: str
-    module: str                     # relative to this package
-    cls: str
-    settings: dict = field(default_factory=dict)    # key -> type(s) of its settings table
+    """A registered launcher type: its module (relative to this package), its class, and
+    the key -> type(s) of its settings table."""
+
+    __slots__ = ("name", "module", "cls", "settings")
+
+    def __init__(self, name: str, module: str, cls: str, settings: dict | None = None):
+        self.name, self.module, self.cls = name, module, cls
+        self.settings = {} if settings is None else settings
 
 
 TYPES: dict[str, LauncherType] = {}

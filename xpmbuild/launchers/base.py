@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from dataclasses import dataclass, field
 
 from ..workspace import EXIT_FILE
 
@@ -25,21 +24,28 @@ ATTEMPT_ENV = (f"XPM_ATTEMPT=1; XPM_TIME_LIMIT=; if [ -r {ATTEMPT_FILE} ]; then 
                "else unset XPM_DEADLINE; fi; unset XPM_TIME_LIMIT")
 
 
-@dataclass
 class LaunchRequest:
     """One job to start: its folder (holding ``command.sh``), what it requires, the
     environment to add, the launcher ids it must wait for (detached runs), and the
-    descriptor of the folder's lock, which a local job's wrapper keeps for its life."""
+    descriptor of the folder's lock, which a local job's wrapper keeps for its life.
+    ``in_place``: the command may run in the wrapper's own shell (inplace.runs_in_place)."""
 
-    key: str
-    job_dir: str
-    requires: dict = field(default_factory=dict)
-    env: dict = field(default_factory=dict)
-    after: list | None = None
-    lock_fd: int | None = None
-    task: str = ""
-    #: the command may run in the wrapper's own shell (inplace.runs_in_place)
-    in_place: bool = False
+    __slots__ = ("key", "job_dir", "requires", "env", "after", "lock_fd", "task", "in_place")
+
+    def __init__(self, key: str, job_dir: str, requires: dict | None = None,
+                 env: dict | None = None, after: list | None = None,
+                 lock_fd: int | None = None, task: str = "", in_place: bool = False):
+        self.key = key
+        self.job_dir = job_dir
+        self.requires = {} if requires is None else requires
+        self.env = {} if env is None else env
+        self.after = after
+        self.lock_fd = lock_fd
+        self.task = task
+        self.in_place = in_place
+
+    def __repr__(self):
+        return f"LaunchRequest({self.key!r}, {self.job_dir!r})"
 
 
 class LauncherError(Exception):

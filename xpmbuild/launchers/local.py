@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import select
 import signal
-import socket
 import time
 
+from ..machine import hostname
 from .inplace import environment_allows
 from .timelimit import REASON, TimeLimits
 from .base import (LOCK_FD, Ended, Handle, LaunchRequest, Launcher, LauncherError, job_wrapper,
@@ -25,7 +25,7 @@ _LOG = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 def is_local_record(state: dict) -> bool:
     """A state written by the local launcher of this machine."""
     return state.get("launcher_type", state.get("launcher")) == "local" and \
-        state.get("host") == socket.gethostname()
+        state.get("host") == hostname()
 
 
 def job_process_alive(pid, job_dir: str) -> bool:
@@ -58,7 +58,7 @@ class LocalLauncher(Launcher):
         self.machine = Machine(name, cpus, gpus, slots)
         self.cpus = int(slots) if slots else self.machine.cpus
         self.procs: dict[int, tuple[Handle, int | None, list]] = {}   # pid -> (h, pidfd, gpus)
-        self.host = socket.gethostname()
+        self.host = hostname()
         self._poll = select.poll()
         self._fd_pid: dict[int, int] = {}
         self._t0: dict[int, float] = {}         # pid -> when it started (monotonic)

@@ -16,6 +16,7 @@ import time
 from ..resources import parse_duration
 from .base import ClusterUnreachable, Ended, LauncherError, read_exit_file
 from .batch import BatchLauncher
+from .submission import LostSubmissions, submission_name
 
 QUEUED = {"Waiting", "Hold", "toLaunch", "toAckReservation", "Launching"}
 RUNNING = {"Running", "Suspended", "Resuming", "Finishing"}
@@ -48,8 +49,9 @@ def resource_request(requires: dict) -> str:
     return req
 
 
-class OarLauncher(BatchLauncher):
+class OarLauncher(LostSubmissions, BatchLauncher):
     type = "oar"
+    cluster = "OAR"
 
     def __init__(self, name="oar", queue=None, user=None, project=None, extra=None,
                  connector=None, poll=30.0, settings=None, workspace_root=None, python=None,
@@ -87,14 +89,14 @@ class OarLauncher(BatchLauncher):
         return " ".join(res.stdout.split())[:80]
 
     def submit(self, dirs, requires, env, name) -> list[str]:
-        path = self.write_script(dirs, env, "OAR_ARRAY_INDEX", index_base=1)
+        path = self.write_script(dirs, env, "OAR_ARRAY_INDEX", index_base=1, task=name)
         sdir = self.script_dir()
         self._give(sdir)
         self._give(path)
         for d in dirs:
             self._give(d)
         logs = self.connector.path(sdir)
-        argv = ["oarsub", "-d", self.connector.path(dirs[0]), "-n", f"xpm-{name}",
+        argv = ["oarsub", "-d", self.connector.path(dirs[0]), "-n", submission_name(name, path),
                 "-l", resource_request(requires),
                 "-O", f"{logs}/%jobid%.out", "-E", f"{logs}/%jobid%.err"]
         if self.queue:
@@ -131,6 +133,26 @@ class OarLauncher(BatchLauncher):
             for i, lid in zip(idxs, ids):
                 out[i] = self.track(items[i].key, items[i].job_dir, lid)
         return out
+
+    def submitted_id(self, job_name: str, index) -> str | None:
+        """The OAR job of the submission called ``job_name`` (the task ``index`` of its
+        array, OAR's ``array_index`` counting from 1), from ``oarstat --sql``, which
+        finds ended jobs too. Raises ClusterUnreachable."""
+        where = "job_name = '" + job_name.replace("'", "''") + "'"
+        res = self._run(["oarstat", "-J", "--sql", where], timeout=60, retries=0)
+        text = res.stdout.strip()
+        if not res.ok and not text:
+            raise ClusterUnreachable(f"oarstat failed ({res.code}): {res.stderr.strip()}")
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            raise ClusterUnreachable(f"oarstat answered something else than JSON: "
+                                     f"{text[:200]}") from None
+        want = 1 if index is None else index + 1
+        ids = [int(k) for k, v in (data.items() if isinstance(data, dict) else ())
+               if str(k).isdigit() and isinstance(v, dict) and v.get("name") == job_name
+               and int(v.get("array_index") or 1) == want]
+        return str(max(ids)) if ids else None
 
     def query(self, ids) -> dict:
         """{job id: oarstat's JSON record}, one oarstat call for all."""

@@ -1,22 +1,17 @@
 """Slurm submission (a part of :class:`~.slurm.SlurmLauncher`): sbatch of job arrays,
 retried while the controller does not answer, and the job found again by its name when
-its answer was lost (a run killed between sbatch and the record of the job id).
-
-The Slurm job is named after its script (``xpm-TASK-HASH``), and the script lists the job
-folders it runs (``d=...`` or ``dirs=(...)``, the array index): from a job folder, its
-script, from the script's name, the Slurm job, and from the index, the array task.
+its answer was lost (a run killed between sbatch and the record of the job id:
+submission.py), by ``squeue``/``sacct --name``.
 """
 from __future__ import annotations
 
-import glob
-import os
 import re
-import shlex
 import time
 
 from .base import ClusterUnreachable, LauncherError
 from ..resources import parse_duration
 from .slurm_query import base_id, check
+from .submission import LostSubmissions, submission_name
 
 # sbatch's words when it could not reach the controller (the job may or may not exist)
 UNREACHABLE_WORDS = ("Unable to contact slurm controller", "Socket timed out",
@@ -54,9 +49,8 @@ def batch_options(requires: dict) -> list[str]:
     return opts
 
 
-class SlurmSubmission:
-    #: seconds sbatch is retried (with back-off) while the controller does not answer
-    submit_patience = 900.0
+class SlurmSubmission(LostSubmissions):
+    cluster = "Slurm"
 
     @property
     def array_max(self) -> int:
@@ -142,62 +136,8 @@ class SlurmSubmission:
                          key=int)
         return ids[-1] if ids else None
 
-    def recover(self, key, job_dir, state):
-        """Re-attach; a record without a job id (xpmbuild killed between sbatch and the
-        record) is looked up by the name of the script that lists its folder."""
-        if state.get("launcher_id"):
-            return super().recover(key, job_dir, state)
-        found = self._find_unrecorded(job_dir)
-        if found is None:
+    def submitted_id(self, job_name: str, index) -> str | None:
+        jid = self.find_by_name(job_name)
+        if not jid:
             return None
-        return super().recover(key, job_dir, dict(state, launcher_id=found))
-
-    def _find_unrecorded(self, job_dir) -> str | None:
-        quoted = shlex.quote(self.connector.path(job_dir))
-        for path in sorted(glob.glob(os.path.join(self.script_dir(), "submit-*.sh")),
-                           key=os.path.getmtime, reverse=True):
-            try:
-                with open(path, encoding="utf-8") as f:
-                    lines = f.read().splitlines()
-            except OSError:
-                continue
-            index = script_index(lines, quoted)
-            if index is False:
-                continue
-            deadline = time.monotonic() + self.submit_patience
-            while True:
-                try:
-                    jid = self.find_by_name(submission_name_of(path, lines))
-                    break
-                except ClusterUnreachable:
-                    if time.monotonic() > deadline:
-                        raise LauncherError("Slurm does not answer: cannot tell whether an "
-                                            "interrupted submission went through") from None
-                    time.sleep(5)
-            if jid:
-                return jid if index is None else f"{jid}_{index}"
-        return None
-
-
-def submission_name(task: str, script_path: str) -> str:
-    """The Slurm job name of a submission: the task and the hash of its script."""
-    digest = os.path.basename(script_path)[len("submit-"):-len(".sh")]
-    return f"xpm-{task}-{digest}"
-
-
-def submission_name_of(path: str, lines: list[str]) -> str:
-    task = next((ln.split("=", 1)[1] for ln in lines if ln.startswith("# task=")), "")
-    return submission_name(task, path)
-
-
-def script_index(lines: list[str], quoted_dir: str):
-    """The array index of a job folder in a submission script: None (a single job), or
-    False when the script does not run it."""
-    for ln in lines:
-        if ln.startswith("d=") and ln[2:] == quoted_dir:
-            return None
-        if ln.startswith("dirs=("):
-            words = shlex.split(ln[len("dirs=("):-1])
-            if shlex.split(quoted_dir)[0] in words:
-                return words.index(shlex.split(quoted_dir)[0])
-    return False
+        return jid if index is None else f"{jid}_{index}"
