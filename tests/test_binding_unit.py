@@ -27,6 +27,12 @@ config C {
 }
 config D {
     z: int = 0
+    zs: list[float] = [0.9, 0.999]
+    m: dict[list[int]] = {"a": [1, 2]}
+}
+config E {
+    n: int = 0
+    ps: list[path] = ["data.txt"]
 }
 task up {
     k: int = 0
@@ -200,6 +206,12 @@ def test_floats_zeros_and_namespaces(world, namespace):
 def test_config_sites_and_tags_agree(world):
     tmp, plan, values = world
     c = plan.configs["C"]
+    dd = plan.configs["D"]
+    assert fast_call(Calls(plan, Ctx(str(tmp), str(tmp))), dd, [(dd.params["z"], None, VPOS)],
+                     POS, None, None) is not None         # list and dict defaults taken
+    for v in values:
+        fast, slow = _both(plan, str(tmp), dd, ["z"], [v], True)
+        assert fast == slow, v
     for names in (["x"], ["y", "x"], ["x", "y"], []):
         for v in values:
             for slot in range(len(names)):
@@ -215,6 +227,9 @@ def test_sites_left_to_calls_bind(world):
     calls = Calls(plan, Ctx(str(tmp), str(tmp)))
     # a required parameter left out: Calls.bind reports it
     assert fast_call(calls, t, [(t.params["i"], None, VPOS)], POS, None, None) is None
+    # a list of paths left out: checked by Calls.bind
+    e = plan.configs["E"]
+    assert fast_call(calls, e, [(e.params["n"], None, VPOS)], POS, None, None) is None
     # the defaults left out (a path's among them) are taken by the written function
     assert fast_call(calls, t, [(t.params[n], None, VPOS) for n in ("i", "r", "p")],
                      POS, None, None) is not None

@@ -18,7 +18,7 @@ keys, definitions and defaults are constants of its namespace.
 
 A site is left to ``Calls.bind`` alone when a parameter's type is a dict or a list of
 anything but jobs (values that may nest jobs and paths), or when a parameter left out is
-required or defaults to a list or a dict.
+required or defaults to a list or a dict holding paths or configs.
 """
 from __future__ import annotations
 
@@ -44,6 +44,20 @@ def _float_enc(x):
         _FLOATS[x] = e
     return e
 _SMALL = 1 << 53            # ints that convert to float exactly and never overflow
+
+
+def _plain_default(d) -> bool:
+    """Whether a written site takes the default ``d`` as it is: a scalar, a path or a
+    config (checked and walked by the written code), a list or a dict of scalars (nothing
+    in it to check or to depend on)."""
+    t = type(d)
+    if d is None or t in _DEFAULTS:
+        return True
+    if t is list or t is dict:
+        return all(x is None or type(x) in _SCALARS or
+                   (type(x) in (list, dict) and _plain_default(x))
+                   for x in (d if t is list else d.values()))
+    return False
 
 
 def _kind(t):
@@ -152,8 +166,8 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
         if p.name not in passed:
             if not (p.has_default or p.type.optional):
                 return None         # a missing argument: Calls.bind reports it
-            if p.default is not None and type(p.default) not in _DEFAULTS:
-                return None         # a list, a dict: checked and walked there
+            if not _plain_default(p.default):
+                return None         # a list or a dict of paths, configs: walked there
             defaults[p.name] = p.default
     w = _Writer(calls, definition, len(kwargs), new, slow, pos)
     # the arguments, evaluated in the call's order (a variable is read in place)
