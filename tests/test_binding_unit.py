@@ -328,3 +328,57 @@ def test_sites_of_one_shape_share_one_compiled_text(tmp_path):
     assert len(plan.jobs) == 300
     assert sorted(j.values["i"] for j in plan.jobs.values()) == list(range(1, 301))
     assert len(writing._CODE) <= 3          # the call's text, and one per operator
+
+
+NESTED = [0, 2, -1, 2 ** 62, 0.5, 1e308, math.nan, "a", None, True]
+
+
+@pytest.mark.parametrize("outer", ["+", "*", "==", "<"])
+def test_operators_written_into_one_function_agree(outer):
+    """``(x op y) outer z`` and ``x outer (y op z)``, the inner operator written into the
+    outer's function, give binop_value's value or error, each at its own position."""
+    p_in, p_out = Pos("f.xpm", 3, 9), Pos("f.xpm", 3, 4)
+    checked = 0
+    for inner in ("+", "-", "*", "!="):
+        for x, y, z in itertools.product(NESTED, repeat=3):
+            env = {"x": x, "y": y, "z": z}
+            names = {}
+            for var in "xyz":
+                def get(env, var=var):
+                    return env[var]
+                get.env_name, get.unset = var, (lambda: p_in.error("unset"))
+                names[var] = (S.Name(var, p_in), get)
+            for left_nested in (True, False):
+                a, b, c = names["x"], names["y"], names["z"]
+                if left_nested:
+                    ie = S.BinOp(inner, a[0], b[0], p_in)
+                    fi = compile_binop(ie, a[1], b[1])
+                    e = S.BinOp(outer, ie, c[0], p_out)
+                    run = compile_binop(e, fi, c[1])
+                    want = _op_outcome(lambda: binop_value(
+                        outer, binop_value(inner, x, y, p_in), z, p_out))
+                else:
+                    ie = S.BinOp(inner, b[0], c[0], p_in)
+                    fi = compile_binop(ie, b[1], c[1])
+                    e = S.BinOp(outer, a[0], ie, p_out)
+                    run = compile_binop(e, a[1], fi)
+                    want = _op_outcome(lambda: binop_value(
+                        outer, x, binop_value(inner, y, z, p_in), p_out))
+                assert _op_outcome(lambda: run(env)) == want, (inner, outer, x, y, z)
+                checked += 1
+    assert checked == 4 * 2 * len(NESTED) ** 3
+
+
+def test_calls_with_operators_in_their_arguments(tmp_path):
+    head = 'task t {\n    x: float\n    k: int = 0\n    output o = "o"\n' \
+           '    shell "echo {x} > {o}"\n}\n'
+    plan = plan_of(tmp_path, head + "for l in range(4) {\n"
+                   "    t(x=0.001 * (l + 1), k=l * 2 - (l + 1))\n}\n")
+    got = sorted((j.values["x"], j.values["k"]) for j in plan.jobs.values())
+    assert got == [(0.001 * (l + 1), l * 2 - (l + 1)) for l in range(4)]
+    big = "1" + "0" * 2200
+    err = xpm_error(tmp_path, head + "for l in range(3) {\n"
+                    f"    t(x=1.0, k=l * ({big} * {big}))\n}}\n")
+    assert (err.line, err.column) == (8, 21) and "more than 4300 digits" in err.message
+    err = xpm_error(tmp_path, head + 'for l in range(3) {\n    t(x=1.0 * (l + "a"))\n}\n')
+    assert (err.line, err.column) == (8, 16) and "unsupported operand" in err.message

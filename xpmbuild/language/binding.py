@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from .. import model as M
 from .calls import _tag_display
+from .operators import Inline
 from .writing import written
 
 _SCALARS = (int, float, str, bool)
@@ -170,12 +171,17 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
                 return None         # a list or a dict of paths, configs: walked there
             defaults[p.name] = p.default
     w = _Writer(calls, definition, len(kwargs), new, slow, pos)
-    # the arguments, evaluated in the call's order (a variable is read in place)
+    # the arguments, evaluated in the call's order (a variable is read in place, an
+    # operator written out: operators.Inline)
+    inline = Inline(w.ns)
     for i, (_, f, _) in enumerate(kwargs):
         name = getattr(f, "env_name", None)
         if name is not None:
             w.emit(f"try:\n    v{i} = env[{w.const(f'NAME{i}', name)}]\n"
                    f"except KeyError:\n    raise {w.const(f'UNSET{i}', f.unset)}() from None")
+        elif getattr(f, "written", None) is not None:
+            lines, r = inline.binop(*f.written, depth=1)
+            w.emit(lines + f"v{i} = {r}")
         else:
             w.emit(f"v{i} = {w.const(f'F{i}', f)}(env)")
     w.emit("tags = {}")

@@ -102,56 +102,87 @@ _FAST = {op: _arith(_BINOPS[op]) for op in ("+", "-", "*")}
 _FAST.update({op: _compare(_BINOPS[op]) for op in ("==", "!=", "<", "<=", ">", ">=")})
 
 
-# The written closure of an operator with a fast path: the operands, then the fast
-# path inlined (the same tests as _arith's and _compare's), then binop_value.
+# The written code of an operator with a fast path: its operands, then the fast path
+# inlined (the same tests as _arith's and _compare's), else binop_value; into ``{r}``.
 _ARITH = """\
-    ta = type(a)
-    tb = type(b)
-    if ta is int and tb is int:
-        if -_SMALL < a < _SMALL and -_SMALL < b < _SMALL:
-            return a {op} b
-    elif (ta is float or ta is int and -_SMALL < a < _SMALL) and \\
-            (tb is float or tb is int and -_SMALL < b < _SMALL):
-        r = a {op} b
-        if r - r == 0.0:
-            return r
-    return _binop_value(OP, a, b, POS)
+ta = type({a})
+tb = type({b})
+if ta is int and tb is int and -_OPSMALL < {a} < _OPSMALL and -_OPSMALL < {b} < _OPSMALL:
+    {r} = {a} {op} {b}
+elif (ta is float or ta is int and -_OPSMALL < {a} < _OPSMALL) and \\
+        (tb is float or tb is int and -_OPSMALL < {b} < _OPSMALL):
+    {r} = {a} {op} {b}
+    if {r} - {r} != 0.0:
+        {r} = _binop_value({o}, {a}, {b}, {p})
+else:
+    {r} = _binop_value({o}, {a}, {b}, {p})
 """
 _COMPARE = """\
-    ta = type(a)
-    if (ta is int or ta is float or ta is str) and type(b) is ta:
-        return a {op} b
-    return _binop_value(OP, a, b, POS)
+ta = type({a})
+if (ta is int or ta is float or ta is str) and type({b}) is ta:
+    {r} = {a} {op} {b}
+else:
+    {r} = _binop_value({o}, {a}, {b}, {p})
 """
+_COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">="))
+_NESTED = 4                     # operators written into one function, at most, in depth
 
 
-def _operand(node, f, side, ns):
-    """The line that gives operand ``side`` (``a`` or ``b``): a constant, a variable read
-    in place, or its closure's call."""
-    upper = side.upper()
-    if type(node) is S.Const:
-        ns["C" + upper] = node.value
-        return f"    {side} = C{upper}\n"
-    name = getattr(f, "env_name", None)
-    if name is not None:
-        ns["NAME" + upper], ns["UNSET" + upper] = name, f.unset
-        return (f"    try:\n        {side} = env[NAME{upper}]\n    except KeyError:\n"
-                f"        raise UNSET{upper}() from None\n")
-    ns["F" + upper] = f
-    return f"    {side} = F{upper}(env)\n"
+class Inline:
+    """Writes the code of values into a function being written (an operator's, a call
+    site's): a constant is a constant of its namespace, a variable is read in place, an
+    operator with a fast path is written out (its operands likewise, ``_NESTED`` deep),
+    anything else is its closure's call. Names it gives start with ``B``."""
+
+    def __init__(self, ns: dict):
+        self.ns = ns
+        ns.update(_OPSMALL=_SMALL, _binop_value=binop_value)
+        self.n = 0
+
+    def _name(self, prefix, value):
+        self.n += 1
+        name = f"B{prefix}{self.n}"
+        self.ns[name] = value
+        return name
+
+    def value(self, node, f, depth=0):
+        """(lines that compute the value of ``node``, whose closure is ``f``; the
+        expression that then names it)."""
+        if type(node) is S.Const:
+            return "", self._name("C", node.value)
+        name = getattr(f, "env_name", None)
+        if name is not None:
+            key, unset = self._name("N", name), self._name("U", f.unset)
+            x = f"x{self.n}"
+            return (f"try:\n    {x} = env[{key}]\nexcept KeyError:\n"
+                    f"    raise {unset}() from None\n"), x
+        spec = getattr(f, "written", None)
+        if spec is not None and depth < _NESTED:
+            return self.binop(*spec, depth=depth + 1)
+        x = f"x{self.n + 1}"
+        return f"{x} = {self._name('F', f)}(env)\n", x
+
+    def binop(self, e, fl, fr, depth=0):
+        la, a = self.value(e.left, fl, depth)
+        lb, b = self.value(e.right, fr, depth)
+        o, p = self._name("O", e.op), self._name("P", e.pos)
+        r = f"r{self.n}"
+        body = (_COMPARE if e.op in _COMPARISONS else _ARITH).format(
+            a=a, b=b, r=r, o=o, p=p, op=e.op)                      # op: one of ours
+        return la + lb + body, r
 
 
 def compile_binop(e, fl, fr):
     """The closure of the binary operation ``e`` whose operands' closures are ``fl`` and
-    ``fr``: evaluated left then right, then ``binop_value`` or its fast path."""
+    ``fr``: evaluated left then right, then ``binop_value`` or its fast path. One with a
+    fast path is written (``Inline``); its ``written`` attribute lets the function of an
+    enclosing operator or call write it in its own."""
     op, pos = e.op, e.pos
     if op not in _FAST:
         return lambda env: binop_value(op, fl(env), fr(env), pos)
-    ns = {"_SMALL": _SMALL, "_binop_value": binop_value, "OP": op, "POS": pos}
-    body = (_COMPARE if op in _COMPARISONS else _ARITH).format(op=op)   # op: one of ours
-    source = ("def run(env):\n" + _operand(e.left, fl, "a", ns) +
-              _operand(e.right, fr, "b", ns) + body)
-    return written(source, "run", ns)
-
-
-_COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">="))
+    ns: dict = {}
+    lines, r = Inline(ns).binop(e, fl, fr)
+    run = written("def run(env):\n" + "".join("    " + x + "\n" for x in lines.splitlines())
+                  + f"    return {r}\n", "run", ns)
+    run.written = (e, fl, fr)
+    return run
