@@ -14,6 +14,7 @@ from conftest import plan_of, write_xpm, xpm_error
 from xpmbuild import model as M
 from xpmbuild.language import evaluate
 from xpmbuild.language import syntax as S
+from xpmbuild.language import writing
 from xpmbuild.language.binding import compile_call, fast_call
 from xpmbuild.language.calls import Calls, Ctx
 from xpmbuild.language.errors import Pos, XpmError
@@ -76,6 +77,13 @@ task u {
 }
 """
 POS = Pos("main.xpm", 40, 3)
+
+
+@pytest.fixture(autouse=True)
+def written_at_once(monkeypatch):
+    """Every place's function written before its first run (the tests compare it)."""
+    from xpmbuild.language import writing
+    monkeypatch.setattr(writing, "AFTER", 0)
 VPOS = Pos("main.xpm", 40, 9)
 
 
@@ -320,7 +328,6 @@ def test_an_unassigned_operand_is_reported_where_it_is_read(tmp_path):
 
 def test_sites_of_one_shape_share_one_compiled_text(tmp_path):
     """A file of many literal calls compiles one text per shape, not one per call."""
-    from xpmbuild.language import writing
     writing._CODE.clear()
     calls = "".join(f"t(i={k} + 1, f=0.5 * {k})\n" for k in range(300))
     plan = plan_of(tmp_path, 'task t {\n    i: int\n    f: float = 0.5\n    output o = "o"\n'
@@ -382,3 +389,24 @@ def test_calls_with_operators_in_their_arguments(tmp_path):
     assert (err.line, err.column) == (8, 21) and "more than 4300 digits" in err.message
     err = xpm_error(tmp_path, head + 'for l in range(3) {\n    t(x=1.0 * (l + "a"))\n}\n')
     assert (err.line, err.column) == (8, 16) and "unsupported operand" in err.message
+
+
+@pytest.mark.parametrize("after", [1, 5, 16])
+def test_a_place_runs_its_general_closure_until_it_is_written(tmp_path, monkeypatch, after):
+    """Before and after its function is written a place gives the same values; a call
+    run once is never written (nothing compiled for it)."""
+    monkeypatch.setattr(writing, "AFTER", after)
+    writing._CODE.clear()
+    text = ('task t {\n    i: int\n    f: float = 0.5\n    output o = "o"\n'
+            '    shell "echo {i} > {o}"\n}\nt(i=-1, f=2.0 * 3)\n'
+            'for k in range(40) {\n    t(i=k * 2, f=0.5 * (k + 1))\n}\n')
+    plan = plan_of(tmp_path, text)
+    got = [(j.values["i"], j.values["f"]) for j in plan.jobs.values()]
+    assert got == [(-1, 6.0)] + [(k * 2, 0.5 * (k + 1)) for k in range(40)]
+    # the loop's call and its operators were written; the literal call's text was not
+    texts = [t for t in writing._CODE if "_WARM" not in t]
+    # (the loop's operators are written too: they ran as often, under the general call)
+    assert len(texts) == (4 if after > 1 else 6)
+    assert sum("JOBS" in t for t in texts) == (1 if after > 1 else 2)
+    monkeypatch.setattr(writing, "AFTER", 0)
+    assert [j.id for j in plan_of(tmp_path, text).jobs.values()] == list(plan.jobs)

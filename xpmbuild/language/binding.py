@@ -25,7 +25,7 @@ from __future__ import annotations
 from .. import model as M
 from .calls import _tag_display
 from .operators import Inline
-from .writing import written
+from .writing import warming
 
 _SCALARS = (int, float, str, bool)
 _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written site takes
@@ -153,10 +153,11 @@ class _Writer:
 
 
 def fast_call(calls, definition, kwargs, pos, new, slow):
-    """The function of one call site (``env`` -> the call's value), written for it; None
-    when its calls are all left to ``Calls.bind``. ``kwargs``: (ParamDef, closure of the
-    value, position) in the call's order; ``new(definition, bound, pos)`` makes the value
-    of a bound call, ``slow(values)`` binds the arguments' values with ``Calls.bind``."""
+    """How to write the function of one call site (``env`` -> the call's value): a
+    function giving its (source, namespace), or None when its calls are all left to
+    ``Calls.bind``. ``kwargs``: (ParamDef, closure of the value, position) in the call's
+    order; ``new(definition, bound, pos)`` makes the value of a bound call,
+    ``slow(values)`` binds the arguments' values with ``Calls.bind``."""
     params = [p for p, _, _ in kwargs]
     kinds = [_kind(p.type) for p in params]
     if None in kinds:
@@ -170,6 +171,11 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
             if not _plain_default(p.default):
                 return None         # a list or a dict of paths, configs: walked there
             defaults[p.name] = p.default
+    return lambda: _write(calls, definition, kwargs, pos, new, slow, params, kinds, defaults)
+
+
+def _write(calls, definition, kwargs, pos, new, slow, params, kinds, defaults):
+    """(source, namespace) of a call site's function (see :func:`fast_call`)."""
     w = _Writer(calls, definition, len(kwargs), new, slow, pos)
     # the arguments, evaluated in the call's order (a variable is read in place, an
     # operator written out: operators.Inline)
@@ -193,8 +199,7 @@ def fast_call(calls, definition, kwargs, pos, new, slow):
         w.emit(w.convert(i, kind, optional))
         w.emit(f"if g{i}:\n    tags[{w.const(f'N{i}', p.name)}] = _tag_display(w{i})")
     _finish(w, definition, params, kinds, defaults)
-    source = "def call(env):\n" + "".join(w.lines)
-    return written(source, "call", w.ns)
+    return "def call(env):\n" + "".join(w.lines), w.ns
 
 
 def _finish(w, definition, params, kinds, defaults):
@@ -298,8 +303,9 @@ def compile_call(calls, definition, kwargs, pos):
     def slow(vals):
         return checked(definition, [(p, v, vpos) for (p, vpos), v in zip(plain, vals)], pos)
 
-    call = fast_call(calls, definition, kwargs, pos, new, slow)
-    if call is not None:
-        return call
     fs = [f for _, f, _ in kwargs]
-    return lambda env: new(definition, slow([f(env) for f in fs]), pos)
+
+    def general(env):
+        return new(definition, slow([f(env) for f in fs]), pos)
+    write = fast_call(calls, definition, kwargs, pos, new, slow)
+    return general if write is None else warming(write, "call", general)

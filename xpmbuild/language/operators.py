@@ -15,7 +15,7 @@ import operator
 from .. import model as M
 from . import syntax as S
 from .limits import limit_error, result_problem, too_big
-from .writing import written
+from .writing import warming
 
 _BINOPS = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
@@ -178,11 +178,17 @@ def compile_binop(e, fl, fr):
     fast path is written (``Inline``); its ``written`` attribute lets the function of an
     enclosing operator or call write it in its own."""
     op, pos = e.op, e.pos
+
+    def general(env):
+        return binop_value(op, fl(env), fr(env), pos)
     if op not in _FAST:
-        return lambda env: binop_value(op, fl(env), fr(env), pos)
-    ns: dict = {}
-    lines, r = Inline(ns).binop(e, fl, fr)
-    run = written("def run(env):\n" + "".join("    " + x + "\n" for x in lines.splitlines())
-                  + f"    return {r}\n", "run", ns)
+        return general
+
+    def write():
+        ns: dict = {}
+        lines, r = Inline(ns).binop(e, fl, fr)
+        return ("def run(env):\n" + "".join("    " + x + "\n" for x in lines.splitlines())
+                + f"    return {r}\n"), ns
+    run = warming(write, "run", general)
     run.written = (e, fl, fr)
     return run
