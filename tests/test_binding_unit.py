@@ -410,3 +410,25 @@ def test_a_place_runs_its_general_closure_until_it_is_written(tmp_path, monkeypa
     assert sum("JOBS" in t for t in texts) == (1 if after > 1 else 2)
     monkeypatch.setattr(writing, "AFTER", 0)
     assert [j.id for j in plan_of(tmp_path, text).jobs.values()] == list(plan.jobs)
+
+
+def test_a_call_given_a_list_of_jobs_is_written_at_its_first_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(writing, "AFTER", 16)
+    writing._CODE.clear()
+    plan = plan_of(tmp_path, """
+task w {
+    i: int
+    output o = "o"
+    shell "echo {i} > {o}"
+}
+task agg {
+    parts: list[w]
+    output o = "o"
+    shell "cat {parts.o} > {o}"
+}
+agg(parts=[w(i=i) for i in range(3)])
+""")
+    (agg,) = [j for j in plan.jobs.values() if j.task.name == "agg"]
+    assert [d.values["i"] for d in agg.deps] == [0, 1, 2] == [p.values["i"]
+                                                            for p in agg.values["parts"]]
+    assert sum("for x in w0:" in t for t in writing._CODE) == 1

@@ -308,4 +308,9 @@ def compile_call(calls, definition, kwargs, pos):
     def general(env):
         return new(definition, slow([f(env) for f in fs]), pos)
     write = fast_call(calls, definition, kwargs, pos, new, slow)
-    return general if write is None else warming(write, "call", general)
+    if write is None:
+        return general
+    # a list of jobs (an aggregate's parts, often run once): the general binding costs a
+    # few calls per item, the written one none
+    lists = any(_kind(p.type)[0] == "jobs" for p, _, _ in kwargs)
+    return warming(write, "call", general, at_once=lists)

@@ -26,10 +26,11 @@ def written(source: str, name: str, namespace: dict):
     return namespace[name]
 
 
-def warming(write, name: str, general):
+def warming(write, name: str, general, at_once=False):
     """The function of a place: ``general(env)`` for its first ``AFTER`` runs, then the
-    code ``write()`` gives (``(source, namespace)``: the source defines ``name``)."""
-    if AFTER <= 0:
+    code ``write()`` gives (``(source, namespace)``: the source defines ``name``);
+    ``at_once``: written before its first run (a run costs more than writing it)."""
+    if AFTER <= 0 or at_once:
         source, namespace = write()
         return written(source, name, namespace)
     namespace: dict = {}
