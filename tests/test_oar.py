@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from launcherutil import (SMALL, cluster_project, oar_job, read, require_service,  # noqa: E402,F401
-                          sh, wait_for, write)
+                          sh, shadow_command, wait_for)
 
 pytestmark = [pytest.mark.service]
 
@@ -144,7 +144,6 @@ def test_a_submission_killed_before_its_id_was_recorded_is_found_by_name(project
     says queued without an id; the next run finds the OAR job by its name (the script's,
     which lists the folder) and re-attaches to it: the job runs once, never submitted twice
     into the same folder."""
-    import shutil
     proj = project("""\
         task nap {
             output o = "o.txt"
@@ -152,12 +151,7 @@ def test_a_submission_killed_before_its_id_was_recorded_is_found_by_name(project
         }
         nap()
         """)
-    shim = os.path.join(proj.root, "kill-bin")
-    write(os.path.join(shim, "runuser"),
-          KILL_AFTER_OARSUB.format(real=shutil.which("runuser")), dedent=False)
-    os.chmod(os.path.join(shim, "runuser"), 0o755)
-    env = proj.env
-    proj.env = dict(env, PATH=shim + os.pathsep + env["PATH"])
+    env = shadow_command(proj, "runuser", KILL_AFTER_OARSUB)
     r = proj.run("-l", "oar", expect=None, timeout=60)
     assert r.returncode == -9, r.stderr             # killed right after oarsub
     st = proj.the_state("nap")

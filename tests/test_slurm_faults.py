@@ -14,7 +14,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from launcherutil import (CallLog, cluster_project, describe, kill_group,  # noqa: E402,F401
                           read, require_service, sacct_jobs, sh, slurm_jobs, slurm_outage,
-                          squeue_state, wait_for, wait_slurm_ended, wait_state, write)
+                          shadow_command, squeue_state, wait_for, wait_slurm_ended,
+                          wait_state)
 
 pytestmark = [pytest.mark.service]
 
@@ -213,7 +214,6 @@ exit $rc
 
 
 def test_a_submission_killed_before_its_id_was_recorded_is_found_by_name(project):
-    import shutil
     proj = project("""\
         task nap {
             output o = "o.txt"
@@ -221,12 +221,7 @@ def test_a_submission_killed_before_its_id_was_recorded_is_found_by_name(project
         }
         nap()
         """)
-    shim = os.path.join(proj.root, "kill-bin")
-    write(os.path.join(shim, "sbatch"), KILL_AFTER_SBATCH.format(real=shutil.which("sbatch")),
-          dedent=False)
-    os.chmod(os.path.join(shim, "sbatch"), 0o755)
-    env = proj.env
-    proj.env = dict(env, PATH=shim + os.pathsep + env["PATH"])
+    env = shadow_command(proj, "sbatch", KILL_AFTER_SBATCH)
     r = proj.run("-l", "slurm", expect=None, timeout=60)
     assert r.returncode == -9, describe(r)              # killed right after sbatch
     st = proj.the_state("nap")
