@@ -167,7 +167,9 @@ def _both(plan, root, definition, names, vals, inputs, namespace=None):
     return out
 
 
-SITES = [["parts"], ["i", "more", "parts"], ["more", "parts"], ["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"], ["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
+SITES = [["parts"], ["i", "more", "parts"], ["more", "parts"],
+         ["r", "lr"], ["lr", "r"], ["r", "i", "lr"], ["i", "lr", "r", "o"],
+         ["i", "r"], ["r", "i"], ["i", "r", "f", "s", "b"], ["b", "s", "f", "r", "i"],
          ["i", "r", "p", "q", "j", "c", "ch", "oi", "opt"],
          ["opt", "oi", "ch", "c", "j", "q", "p", "r", "i"],
          ["i", "r", "f", "s", "b", "p", "q", "j", "c", "ch", "oi", "opt"]]
@@ -179,7 +181,7 @@ def test_written_call_sites_agree_with_calls_bind(world, site, inputs):
     tmp, plan, values = world
     t = plan.tasks["u" if "lr" in site else "agg" if "parts" in site else "t"]
     ups = [v for v in values if type(v) is M.Job and v.task.name == "up"]
-    base = {"parts": ups, "more": ups[::-1], "lr": 0.001, "o": "y", "i": 3, "r": next(v for v in values if type(v) is M.Job and v.task.name == "up"),
+    base = {"parts": ups, "more": ups[::-1], "lr": 0.001, "o": "y", "i": 3, "r": ups[0],
             "f": 0.25, "s": "x", "b": True, "p": "data.txt", "q": "data.txt", "j": None,
             "c": None, "ch": "test", "oi": 4, "opt": "w"}
     assert fast_call(Calls(plan, Ctx(str(tmp), str(tmp))), t,

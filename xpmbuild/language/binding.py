@@ -14,7 +14,8 @@ problem, a config not checked yet...), hands the call's argument values to
 ``Calls.bind``, which binds them and reports errors at their positions. The written code
 raises no error of its own and changes nothing ``Calls.bind`` would not (it fills the same
 caches: paths, input checks). Nothing of the user's text enters the written code: names,
-keys, definitions and defaults are constants of its namespace.
+keys, definitions and defaults are constants of its namespace. A site is written once it
+has run a few times (:mod:`.writing`); until then ``Calls.bind`` binds its calls.
 
 A site is left to ``Calls.bind`` alone when a parameter's type is a dict or a list of
 anything but jobs (values that may nest jobs and paths), or when a parameter left out is
@@ -29,6 +30,7 @@ from .writing import warming
 
 _SCALARS = (int, float, str, bool)
 _DEFAULTS = _SCALARS + (M.PathValue, M.ConfigValue)      # defaults a written site takes
+_SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 
 # The encodings of the last finite non-zero floats encoded (a sweep's few values, over and
 # over): equal floats that are not zeros have the same bits, hence the same repr (0.0
@@ -44,7 +46,6 @@ def _float_enc(x):
             _FLOATS.clear()
         _FLOATS[x] = e
     return e
-_SMALL = 1 << 53            # ints that convert to float exactly and never overflow
 
 
 def _plain_default(d) -> bool:
