@@ -16,13 +16,24 @@ from buildutil import Project  # noqa: E402
 N = 120
 
 
+# the same probes run in the wrapper's own shell (launchers/inplace.py) and, with a "$",
+# in a subshell of it
+COMMANDS = {
+    "in-place": "grep Cpus_allowed_list /proc/self/status > {o}; "
+                "(grep Cpus_allowed_list /proc/self/status) >> {o}",
+    "subshell": "grep Cpus_allowed_list /proc/$$/status > {o}; "
+                "(grep Cpus_allowed_list /proc/self/status) >> {o}",
+}
+
+
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no mask to narrow")
-def test_every_job_and_its_programs_may_use_every_cpu(tmp_path):
+@pytest.mark.parametrize("how", sorted(COMMANDS))
+def test_every_job_and_its_programs_may_use_every_cpu(tmp_path, how):
     proj = Project(tmp_path, f"""
 task probe {{
     i: int
     output o = "cpus.txt"
-    shell "grep Cpus_allowed_list /proc/self/status > {{o}}; (grep Cpus_allowed_list /proc/self/status) >> {{o}}"
+    shell "{COMMANDS[how]}"
 }}
 for i in range({N}) {{ probe(i=i) }}
 """)
