@@ -146,11 +146,14 @@ class Project:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True, **kw)
 
-    def runs_together(self, n: int, *args, timeout=60) -> list[tuple[str, str]]:
+    def runs_together(self, n: int, *args, timeout=60, started=None) -> list[tuple[str, str]]:
         """``n`` runs started at once; each must exit 0. Their (stdout, stderr); none is
-        left running whatever happens."""
+        left running whatever happens. ``started(procs)``: called once they are started
+        (e.g. to release them together)."""
         procs = [self.popen(*args) for _ in range(n)]
         try:
+            if started is not None:
+                started(procs)
             results = [p.communicate(timeout=timeout) for p in procs]
         finally:
             for p in procs:

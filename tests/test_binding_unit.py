@@ -245,8 +245,7 @@ def test_sites_left_to_calls_bind(world):
                      POS, None, None) is not None
 
 
-def test_a_list_parameter_leaves_its_sites_to_calls_bind(tmp_path):
-    plan = plan_of(tmp_path, """
+AGGREGATE = """
 task w {
     i: int
     output o = "o"
@@ -258,7 +257,11 @@ task agg {
     shell "cat {parts.o} > {o}"
 }
 agg(parts=[w(i=i) for i in range(3)])
-""")
+"""
+
+
+def test_a_list_parameter_leaves_its_sites_to_calls_bind(tmp_path):
+    plan = plan_of(tmp_path, AGGREGATE)
     (agg,) = [j for j in plan.jobs.values() if j.task.name == "agg"]
     assert len(agg.deps) == 3 and len(plan.jobs) == 4
 
@@ -417,19 +420,7 @@ def test_a_place_runs_its_general_closure_until_it_is_written(tmp_path, monkeypa
 def test_a_call_given_a_list_of_jobs_is_written_at_its_first_run(tmp_path, monkeypatch):
     monkeypatch.setattr(writing, "AFTER", 16)
     writing._CODE.clear()
-    plan = plan_of(tmp_path, """
-task w {
-    i: int
-    output o = "o"
-    shell "echo {i} > {o}"
-}
-task agg {
-    parts: list[w]
-    output o = "o"
-    shell "cat {parts.o} > {o}"
-}
-agg(parts=[w(i=i) for i in range(3)])
-""")
+    plan = plan_of(tmp_path, AGGREGATE)
     (agg,) = [j for j in plan.jobs.values() if j.task.name == "agg"]
     assert [d.values["i"] for d in agg.deps] == [0, 1, 2] == [p.values["i"]
                                                             for p in agg.values["parts"]]

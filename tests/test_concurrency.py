@@ -99,8 +99,8 @@ def test_runs_starting_together_all_succeed(tmp_path):
     os.makedirs(exp)
     fifo = os.path.join(exp, "jobs.jsonl")
     os.mkfifo(fifo)
-    procs = [proj.popen("--json") for _ in range(3)]
-    try:
+
+    def release(procs):
         try:
             wait_for(lambda: all(blocked_on_fifo(p.pid) for p in procs), 10,
                      what="the xpmbuild processes to read jobs.jsonl")
@@ -109,13 +109,7 @@ def test_runs_starting_together_all_succeed(tmp_path):
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         os.write(fd, b"{}\n")
         os.close(fd)
-        results = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                kill_group(p.pid)
-    for p, (out, err) in zip(procs, results):
-        assert p.returncode == 0, f"exit {p.returncode}\n{out[-2000:]}\n{err[-3000:]}"
+    proj.runs_together(3, "--json", started=release)
     lines = Counter(read(proj.path("log.txt")).split())
     assert len(lines) == 100 and all(c == 1 for c in lines.values()), lines
     assert len(os.listdir(os.path.join(exp, "jobs"))) == 100

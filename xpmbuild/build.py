@@ -92,7 +92,7 @@ class BuildResult:
                 "dry_run": self.dry_run, "nodes": nodes, "summary": summary}
 
 
-def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list[Node]:
+def make_nodes(plan: Plan, ws: Workspace, targets=()) -> list:
     """The scheduler's nodes of the selected jobs (a run)."""
     from .scheduler import Node
     jobs = select(plan, targets)
@@ -302,7 +302,7 @@ def _active_now(ws, n, state, by_id):
 
 def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None = None,
           keep_going=False, force=(), force_all=False, dry_run_only=False, launcher=None,
-          env=None, reporter: Reporter | None = None, detach=False,
+          env=None, reporter=None, detach=False,
           settings: dict | None = None, on_interrupt=None,
           launcher_name: str | None = None, services=None, kept={}, after=frozenset(),
           record_current=False) -> BuildResult:
@@ -328,13 +328,7 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
                          + ", ".join(sorted(plan.tasks)))
     rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
     if dry_run_only:
-        if ws.exists():
-            ws.load_index(lazy=_few_left(nodes, kept))
-        else:
-            from .hashing import HashCache
-            ws.hashes, ws._rows = HashCache(), {}
-        rebuilder.untraced_new = True
-        dry_run(plan, ws, nodes, rebuilder, kept, after)
+        _plan(plan, ws, nodes, rebuilder, kept, after)
         ws.save_index() if ws.exists() else None
         return BuildResult(plan, ws, nodes, dry_run=True, launcher_name=default,
                            routes=routes, kept=len(kept))
@@ -397,6 +391,18 @@ def build(plan: Plan, workspace: str | Workspace, targets=(), jobs: int | None =
     return result
 
 
+def _plan(plan, ws, nodes, rebuilder, kept={}, after=frozenset()):
+    """Decide ``nodes`` (PlanNode) as ``xpmbuild plan`` does, running nothing; a workspace
+    that does not exist yet is not made."""
+    if ws.exists():
+        ws.load_index(lazy=_few_left(nodes, kept))
+    else:
+        from .hashing import HashCache
+        ws.hashes, ws._rows = HashCache(), {}
+    rebuilder.untraced_new = True
+    dry_run(plan, ws, nodes, rebuilder, kept, after)
+
+
 def _check_detach_limits(plan, ws, targets, routes, launchers, force, force_all):
     """``--detach`` submits every stale job at once, and ``max_jobs`` says how many may be
     queued or running at once on a launcher (the rest wait in xpmbuild, which a detached
@@ -407,14 +413,8 @@ def _check_detach_limits(plan, ws, targets, routes, launchers, force, force_all)
     if not limits:
         return
     nodes = plan_nodes(plan, ws, targets)
-    if ws.exists():
-        ws.load_index()
-    else:
-        from .hashing import HashCache
-        ws.hashes, ws._rows = HashCache(), {}
-    rebuilder = Rebuilder(ws, force_tasks=force, force_all=force_all, plan_ids=plan.jobs)
-    rebuilder.untraced_new = True
-    dry_run(plan, ws, nodes, rebuilder)
+    _plan(plan, ws, nodes, Rebuilder(ws, force_tasks=force, force_all=force_all,
+                                     plan_ids=plan.jobs))
     count: dict = {}
     for n in nodes:
         if n.will_run:
